@@ -1,0 +1,464 @@
+"""`CycleGAN`: two generators, two discriminators, the paper's losses, fit and translate.
+
+The loss maths lives here once, written with keras.ops; the backend-specific
+part of `train_step` (how gradients are taken) lives in `trainers/`.
+"""
+
+import warnings
+
+import keras
+from keras import ops
+
+from keras_v2v import inference, losses
+from keras_v2v.layers import PACKAGE
+from keras_v2v.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.optimizers import PairedOptimizer
+from keras_v2v.pool import HistoryPool
+from keras_v2v.trainers import BackendTrainer
+
+METRIC_NAMES = (
+    "g_loss",
+    "d_loss",
+    "cycle_loss",
+    "identity_loss",
+    "temporal_loss",
+    "adv_a2b",
+    "adv_b2a",
+    "d_a_loss",
+    "d_b_loss",
+)
+DIRECTIONS = ("a2b", "b2a")
+
+
+def _default_optimizer():
+    return keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CycleGAN(BackendTrainer, keras.Model):
+    """Unpaired translator between domains A and B (Zhu et al.; paper sec. 3).
+
+    Args:
+        generator_a2b, generator_b2a: networks mapping A->B and B->A.
+        discriminator_a, discriminator_b: PatchGANs judging A and B samples.
+        input_shape: one training sample of domain A: (H, W, C) for a 2D
+            (framewise) model, (D, H, W, C) for a 3D model. It sets the history
+            pool's sample shape and, for 3D, the window `translate` slides.
+        channels_b: channels of domain B (default: same as A).
+        domains: names of domains A and B, for cards and messages.
+    """
+
+    def __init__(
+        self,
+        generator_a2b,
+        generator_b2a,
+        discriminator_a,
+        discriminator_b,
+        input_shape,
+        channels_b=None,
+        domains=("a", "b"),
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator_a2b = generator_a2b
+        self.generator_b2a = generator_b2a
+        self.discriminator_a = discriminator_a
+        self.discriminator_b = discriminator_b
+        self.sample_shape = tuple(int(s) for s in input_shape)
+        if len(self.sample_shape) not in (3, 4):
+            raise ValueError(
+                "`input_shape` must be (H, W, C) for a 2D model or (D, H, W, C) for "
+                f"a 3D model, got {input_shape!r}."
+            )
+        self.channels_a = self.sample_shape[-1]
+        self.channels_b = int(channels_b or self.channels_a)
+        self.domains = tuple(domains)
+        self.trackers = [keras.metrics.Mean(name=n) for n in METRIC_NAMES]
+        self.pool_a = self.pool_b = None
+        self.loss_config = None
+        # The four networks arrive built; there is nothing left to build here.
+        self.built = True
+
+    # ------------------------------------------------------------------ info
+    @property
+    def rank(self):
+        """2 for a framewise model, 3 for a spatio-temporal one."""
+        return len(self.sample_shape) - 1
+
+    @property
+    def generators(self):
+        return [self.generator_a2b, self.generator_b2a]
+
+    @property
+    def discriminators(self):
+        return [self.discriminator_a, self.discriminator_b]
+
+    @property
+    def generator_variables(self):
+        return [v for g in self.generators for v in g.trainable_variables]
+
+    @property
+    def discriminator_variables(self):
+        return [v for d in self.discriminators for v in d.trainable_variables]
+
+    @property
+    def metrics(self):
+        return list(self.trackers)
+
+    def call(self, inputs, training=False):
+        return self.generator_a2b(inputs, training=training)
+
+    # --------------------------------------------------------------- compile
+    def compile(
+        self,
+        generator_optimizer=None,
+        discriminator_optimizer=None,
+        gan_loss="lsgan",
+        lambda_cycle=10.0,
+        lambda_identity=0.5,
+        lambda_temporal=0.0,
+        pool_size=50,
+        seed=None,
+        **kwargs,
+    ):
+        """Sets optimizers and loss weights.
+
+        Args:
+            generator_optimizer, discriminator_optimizer: default
+                Adam(2e-4, beta_1=0.5) each, as in CycleGAN. Use
+                `keras_v2v.HoldThenLinearDecay` as their learning rate for
+                the reference schedule.
+            gan_loss: "lsgan" (CycleGAN default) or "vanilla" (paper eq. 1).
+            lambda_cycle: weight of the L1 cycle loss (gamma in eq. 1).
+            lambda_identity: identity loss weight, relative to lambda_cycle
+                (as in CycleGAN); ignored with a warning when A and B have
+                different channel counts.
+            lambda_temporal: weight of the "const" penalty (eq. 2) on
+                consecutive frames of a sequential batch (2D) or of a clip (3D).
+            pool_size: history pool size per domain; 0 disables it.
+            seed: seeds the pool's sampling.
+            **kwargs: passed to `keras.Model.compile` (run_eagerly,
+                jit_compile, steps_per_execution).
+        """
+        for name in ("optimizer", "loss", "metrics"):
+            if kwargs.get(name) is not None:
+                raise ValueError(
+                    f"CycleGAN.compile() takes generator_optimizer and "
+                    f"discriminator_optimizer and defines its own losses; got `{name}`."
+                )
+            kwargs.pop(name, None)
+        if lambda_identity and self.channels_a != self.channels_b:
+            warnings.warn(
+                f"Domains have {self.channels_a} and {self.channels_b} channels, so "
+                "the identity loss is undefined; using lambda_identity=0.",
+                stacklevel=2,
+            )
+            lambda_identity = 0.0
+        for name, value in (
+            ("lambda_cycle", lambda_cycle),
+            ("lambda_identity", lambda_identity),
+            ("lambda_temporal", lambda_temporal),
+            ("pool_size", pool_size),
+        ):
+            if value < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {value}.")
+        self.loss_config = {
+            "gan_loss": losses.check_gan_loss(gan_loss),
+            "lambda_cycle": float(lambda_cycle),
+            "lambda_identity": float(lambda_identity),
+            "lambda_temporal": float(lambda_temporal),
+            "pool_size": int(pool_size),
+            "seed": seed,
+        }
+        optimizer = PairedOptimizer(
+            generator_optimizer or _default_optimizer(),
+            discriminator_optimizer or _default_optimizer(),
+        )
+        optimizer.set_generator_variables(self.generator_variables)
+        self._make_pools(int(pool_size), seed)
+        super().compile(optimizer=optimizer, **kwargs)
+        self.optimizer.build(self.trainable_variables)
+
+    def _make_pools(self, size, seed):
+        shape_a = self.sample_shape
+        shape_b = shape_a[:-1] + (self.channels_b,)
+        if self.pool_a is not None and self.pool_a.size == size:
+            return
+        # Tracking is unlocked only here: pools are training state, not network weights.
+        unlocked = self._tracker.locked
+        if unlocked:
+            self._tracker.unlock()
+        seed_b = None if seed is None else seed + 1
+        self.pool_a = HistoryPool(size, shape_a, seed=seed, name="pool_a")
+        self.pool_b = HistoryPool(size, shape_b, seed=seed_b, name="pool_b")
+        if unlocked:
+            self._tracker.lock()
+
+    def get_compile_config(self):
+        if self.loss_config is None:
+            return None
+        return {
+            **self.loss_config,
+            "generator_optimizer": keras.optimizers.serialize(
+                self._paired_optimizer.generator_optimizer
+            ),
+            "discriminator_optimizer": keras.optimizers.serialize(
+                self._paired_optimizer.discriminator_optimizer
+            ),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("generator_optimizer", "discriminator_optimizer"):
+            config[key] = keras.optimizers.deserialize(config[key])
+        self.compile(**config)
+
+    @property
+    def _paired_optimizer(self):
+        optimizer = self.optimizer
+        # Under mixed_float16 Keras wraps ours in a LossScaleOptimizer.
+        return getattr(optimizer, "inner_optimizer", optimizer)
+
+    # ------------------------------------------------------------ the losses
+    def _check_compiled(self):
+        if self.loss_config is None:
+            raise RuntimeError("Call `compile()` before training or evaluating the CycleGAN.")
+
+    def _unpack(self, data):
+        """(a, b) batches from what fit/evaluate hand to train_step."""
+        if isinstance(data, dict):
+            return data["a"], data["b"]
+        while isinstance(data, (tuple, list)) and len(data) == 1:
+            data = data[0]
+        if isinstance(data, (tuple, list)) and len(data) >= 2:
+            return data[0], data[1]
+        raise ValueError(
+            "CycleGAN expects each batch to be a pair (a_batch, b_batch) or a dict "
+            f"with keys 'a' and 'b'; got {type(data).__name__}."
+        )
+
+    def _temporal_axis(self):
+        # 2D sequential batches hold consecutive frames along the batch axis.
+        return 0 if self.rank == 2 else 1
+
+    def generator_objective(self, a, b, training=True):
+        """Generators' total loss, logs, and this step's fakes (fake_a, fake_b)."""
+        cfg = self.loss_config
+        gan = cfg["gan_loss"]
+        fake_b = self.generator_a2b(a, training=training)
+        fake_a = self.generator_b2a(b, training=training)
+        cycle = losses.l1_loss(self.generator_b2a(fake_b, training=training), a)
+        cycle = cycle + losses.l1_loss(self.generator_a2b(fake_a, training=training), b)
+        adv_a2b = losses.generator_adversarial_loss(self.discriminator_b(fake_b, training=training), gan)
+        adv_b2a = losses.generator_adversarial_loss(self.discriminator_a(fake_a, training=training), gan)
+        zero = ops.zeros((), "float32")
+        identity = temporal = zero
+        if cfg["lambda_identity"]:
+            identity = losses.l1_loss(self.generator_a2b(b, training=training), b)
+            identity = identity + losses.l1_loss(self.generator_b2a(a, training=training), a)
+        if cfg["lambda_temporal"]:
+            axis = self._temporal_axis()
+            temporal = losses.temporal_penalty(fake_b, axis) + losses.temporal_penalty(fake_a, axis)
+        total = (
+            adv_a2b
+            + adv_b2a
+            + cfg["lambda_cycle"] * cycle
+            + cfg["lambda_cycle"] * cfg["lambda_identity"] * identity
+            + cfg["lambda_temporal"] * temporal
+        )
+        logs = {
+            "g_loss": total,
+            "cycle_loss": cycle,
+            "identity_loss": identity,
+            "temporal_loss": temporal,
+            "adv_a2b": adv_a2b,
+            "adv_b2a": adv_b2a,
+        }
+        return total, logs, fake_a, fake_b
+
+    def pooled_fakes(self, fake_a, fake_b):
+        """Detached fakes mixed with earlier ones from the history pools."""
+        fake_a, fake_b = ops.stop_gradient(fake_a), ops.stop_gradient(fake_b)
+        return self.pool_a.query(fake_a), self.pool_b.query(fake_b)
+
+    def discriminator_objective(self, a, b, fake_a, fake_b, training=True):
+        gan = self.loss_config["gan_loss"]
+        d_a = losses.discriminator_loss(
+            self.discriminator_a(a, training=training), self.discriminator_a(fake_a, training=training), gan
+        )
+        d_b = losses.discriminator_loss(
+            self.discriminator_b(b, training=training), self.discriminator_b(fake_b, training=training), gan
+        )
+        return d_a + d_b, {"d_loss": d_a + d_b, "d_a_loss": d_a, "d_b_loss": d_b}
+
+    def evaluation_logs(self, a, b):
+        """All losses without updating anything (validation)."""
+        _, g_logs, fake_a, fake_b = self.generator_objective(a, b, training=False)
+        _, d_logs = self.discriminator_objective(a, b, fake_a, fake_b, training=False)
+        return {**g_logs, **d_logs}
+
+    def record(self, logs):
+        for tracker in self.trackers:
+            tracker.update_state(logs[tracker.name])
+        return {t.name: t.result() for t in self.trackers}
+
+    # ------------------------------------------------------------- inference
+    def translate(self, video, direction="a2b", window=None, overlap=None, batch_size=8, progress=None):
+        """Translates a video, clip or volume; numpy in, numpy out.
+
+        Args:
+            video: (T, H, W, C) or a batch (N, T, H, W, C); uint8 in [0, 255]
+                or float in [0, 1]. Any T >= 1 and any H, W.
+            direction: "a2b" or "b2a".
+            window: 3D models: frames per window (default: the training
+                depth). Longer videos are covered by overlapping windows whose
+                outputs are blended with tapered weights, so there are no seams.
+            overlap: frames shared by neighbouring windows (default window // 2).
+            batch_size: frames (2D) or windows (3D) per forward pass; memory
+                use is bounded by it, whatever T is.
+            progress: optional callable(done, total) called after each batch.
+
+        Returns:
+            The translation with the input's shape (channels of the target
+            domain) and dtype.
+        """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"`direction` must be one of {DIRECTIONS}, got {direction!r}.")
+        generator = self.generator_a2b if direction == "a2b" else self.generator_b2a
+        channels = self.channels_a if direction == "a2b" else self.channels_b
+        depth = self.sample_shape[0] if self.rank == 3 else None
+        return inference.translate(
+            lambda x: ops.convert_to_numpy(generator(x, training=False)),
+            video,
+            rank=self.rank,
+            channels=channels,
+            window=window or depth,
+            overlap=overlap,
+            batch_size=batch_size,
+            progress=progress,
+        )
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator_a2b": keras.saving.serialize_keras_object(self.generator_a2b),
+            "generator_b2a": keras.saving.serialize_keras_object(self.generator_b2a),
+            "discriminator_a": keras.saving.serialize_keras_object(self.discriminator_a),
+            "discriminator_b": keras.saving.serialize_keras_object(self.discriminator_b),
+            "input_shape": self.sample_shape,
+            "channels_b": self.channels_b,
+            "domains": self.domains,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator_a2b", "generator_b2a", "discriminator_a", "discriminator_b"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects
+            )
+        return cls(**config)
+
+    # ---------------------------------------------------------------- presets
+    def save_pretrained(self, directory, overwrite=False):
+        """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.hub`."""
+        from keras_v2v import hub
+
+        return hub.save_pretrained(self, directory, overwrite=overwrite)
+
+
+def _patchgan_output_size(size, num_layers):
+    for _ in range(num_layers):
+        size = (size + 2 - 4) // 2 + 1
+    return size - 2  # the stride-1 layer and the logits each take one off
+
+
+def _check_discriminator_fits(spatial, num_layers):
+    smallest = min(spatial)
+    if _patchgan_output_size(smallest, num_layers) < 1:
+        fits = [n for n in range(num_layers) if _patchgan_output_size(smallest, n) >= 1]
+        hint = f" or discriminator_layers={fits[-1]}" if fits else ""
+        raise ValueError(
+            f"A PatchGAN with {num_layers} stride-2 layers needs frames larger than "
+            f"{tuple(spatial)}; use a larger input_shape{hint}."
+        )
+
+
+def _build(rank, input_shape, channels_b, filters, num_blocks, disc_filters, disc_layers,
+           domains, name, dtype, generator_kwargs, discriminator_kwargs):
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != rank + 1:
+        layout = "(H, W, C)" if rank == 2 else "(D, H, W, C)"
+        raise ValueError(
+            f"`input_shape` for a {rank}D model must be {layout}, got {input_shape!r}."
+        )
+    _check_discriminator_fits(input_shape[-3:-1], disc_layers)
+    channels_a = input_shape[-1]
+    channels_b = int(channels_b or channels_a)
+    gen = dict(rank=rank, filters=filters, num_blocks=num_blocks, dtype=dtype, **generator_kwargs)
+    disc = dict(rank=rank, filters=disc_filters, num_layers=disc_layers, dtype=dtype, **discriminator_kwargs)
+    return CycleGAN(
+        resnet_generator(channels=channels_a, out_channels=channels_b, name="generator_a2b", **gen),
+        resnet_generator(channels=channels_b, out_channels=channels_a, name="generator_b2a", **gen),
+        patchgan_discriminator(channels=channels_a, name="discriminator_a", **disc),
+        patchgan_discriminator(channels=channels_b, name="discriminator_b", **disc),
+        input_shape=input_shape,
+        channels_b=channels_b,
+        domains=domains,
+        name=name,
+    )
+
+
+def cyclegan_3d(
+    input_shape=(8, 64, 64, 3),
+    channels_b=None,
+    filters=32,
+    num_blocks=6,
+    discriminator_filters=32,
+    discriminator_layers=3,
+    temporal_stride=True,
+    stem_kernel_size=7,
+    upsampling="resize",
+    domains=("a", "b"),
+    dtype=None,
+    name="cyclegan_3d",
+):
+    """The paper's 3D CycleGAN: Conv3D ResNet generators and 3D PatchGANs.
+
+    `input_shape` is (D, H, W, C) of one training clip (the paper: 8x108x192x3
+    for GTA, 30x84x84x1 for MNIST, with filters=64 and num_blocks=9).
+    See `resnet_generator` for `temporal_stride`, `stem_kernel_size` and
+    `upsampling`.
+    """
+    return _build(
+        3, input_shape, channels_b, filters, num_blocks, discriminator_filters,
+        discriminator_layers, domains, name, dtype,
+        dict(temporal_stride=temporal_stride, stem_kernel_size=stem_kernel_size, upsampling=upsampling),
+        dict(temporal_stride=temporal_stride),
+    )
+
+
+def cyclegan_2d(
+    input_shape=(64, 64, 3),
+    channels_b=None,
+    filters=32,
+    num_blocks=6,
+    discriminator_filters=32,
+    discriminator_layers=3,
+    upsampling="resize",
+    domains=("a", "b"),
+    dtype=None,
+    name="cyclegan_2d",
+):
+    """The framewise baseline: the CycleGAN of Zhu et al. on single frames.
+
+    The paper's "random", "sequential" and "const" baselines are this model
+    trained on different batches (see `keras_v2v.data.UnpairedVideoDataset`)
+    and, for "const", compiled with `lambda_temporal > 0`.
+    """
+    return _build(
+        2, input_shape, channels_b, filters, num_blocks, discriminator_filters,
+        discriminator_layers, domains, name, dtype,
+        dict(upsampling=upsampling), {},
+    )

@@ -1,0 +1,297 @@
+"""Layers shared by the 2D and 3D networks, written once with `keras.ops`.
+
+Every layer works on rank-2 inputs (N, H, W, C) and rank-3 inputs
+(N, D, H, W, C); the rank is read from the input or from the layer's
+arguments. All layers are registered for serialization under "keras_v2v".
+"""
+
+import keras
+from keras import ops
+
+PACKAGE = "keras_v2v"
+
+
+def _normalize_tuple(value, rank, name):
+    if isinstance(value, int):
+        return (value,) * rank
+    value = tuple(int(v) for v in value)
+    if len(value) != rank:
+        raise ValueError(
+            f"`{name}` must be an int or a tuple of {rank} ints, got {value!r}."
+        )
+    return value
+
+
+def spatial_rank(shape):
+    """Number of spatial axes of a channels-last batch shape (2 or 3)."""
+    rank = len(shape) - 2
+    if rank not in (2, 3):
+        raise ValueError(
+            "Expected a batch of images (N, H, W, C) or clips (N, D, H, W, C), "
+            f"got a tensor of shape {tuple(shape)}."
+        )
+    return rank
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ReflectionPadding(keras.layers.Layer):
+    """Mirror-pads every spatial axis (N, *spatial, C) by `padding` each side.
+
+    Reflection instead of zeros keeps image borders free of dark frames
+    (Johnson et al.), and keeps a constant-in-time clip constant in time.
+
+    Args:
+        padding: tuple of ints, one per spatial axis (its length sets the rank).
+    """
+
+    def __init__(self, padding=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.padding = tuple(int(p) for p in padding)
+
+    def call(self, x):
+        for axis, p in enumerate(self.padding, start=1):
+            if p:
+                x = reflect_pad(x, axis, p)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis, p in enumerate(self.padding, start=1):
+            if shape[axis] is not None:
+                shape[axis] += 2 * p
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InstanceNormalization(keras.layers.Layer):
+    """Normalizes each sample and channel over all spatial (and time) axes.
+
+    Statistics are computed in float32 even under mixed precision, since the
+    variance of large activations overflows in float16.
+    """
+
+    def __init__(self, epsilon=1e-5, center=True, scale=True, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.gamma = (
+            self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            if self.scale
+            else None
+        )
+        self.beta = (
+            self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+            if self.center
+            else None
+        )
+
+    def call(self, x):
+        dtype = x.dtype
+        x = ops.cast(x, "float32")
+        axes = tuple(range(1, len(x.shape) - 1))
+        mean, variance = ops.moments(x, axes=axes, keepdims=True)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            y = y * ops.cast(self.gamma, "float32")
+        if self.beta is not None:
+            y = y + ops.cast(self.beta, "float32")
+        return ops.cast(y, dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
+
+
+def conv_layer(rank, filters, kernel_size, strides=1, **kwargs):
+    """A Conv2D or Conv3D with 'valid' padding (padding is explicit here)."""
+    cls = keras.layers.Conv2D if rank == 2 else keras.layers.Conv3D
+    return cls(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ResidualBlock(keras.layers.Layer):
+    """pad-conv-norm-relu-pad-conv-norm plus the identity (Johnson et al.).
+
+    Args:
+        filters: channels in and out.
+        kernel_size: int or tuple, one per spatial axis; odd sizes.
+        rank: 2 for images, 3 for clips or volumes.
+        dropout: dropout rate between the two convolutions (0 disables).
+    """
+
+    def __init__(self, filters, kernel_size=3, rank=2, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.rank = int(rank)
+        self.kernel_size = _normalize_tuple(kernel_size, self.rank, "kernel_size")
+        if any(k % 2 == 0 for k in self.kernel_size):
+            raise ValueError(
+                f"ResidualBlock needs odd kernel sizes to keep shapes, got "
+                f"{self.kernel_size}."
+            )
+        self.dropout = float(dropout)
+        half = tuple(k // 2 for k in self.kernel_size)
+        self.pad1 = ReflectionPadding(half, dtype=self.dtype_policy, name="pad1")
+        self.conv1 = conv_layer(
+            self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv1"
+        )
+        self.norm1 = InstanceNormalization(dtype=self.dtype_policy, name="norm1")
+        self.drop = (
+            keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+            if self.dropout
+            else None
+        )
+        self.pad2 = ReflectionPadding(half, dtype=self.dtype_policy, name="pad2")
+        self.conv2 = conv_layer(
+            self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv2"
+        )
+        self.norm2 = InstanceNormalization(dtype=self.dtype_policy, name="norm2")
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.filters:
+            raise ValueError(
+                f"ResidualBlock({self.filters}) got {input_shape[-1]} input "
+                "channels; the skip connection needs them equal."
+            )
+        shape = tuple(input_shape)
+        for layer in (self.pad1, self.conv1, self.norm1, self.pad2, self.conv2, self.norm2):
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def call(self, x, training=None):
+        y = self.norm1(self.conv1(self.pad1(x)))
+        y = ops.relu(y)
+        if self.drop is not None:
+            y = self.drop(y, training=training)
+        y = self.norm2(self.conv2(self.pad2(y)))
+        return x + y
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "rank": self.rank,
+            "dropout": self.dropout,
+        }
+
+
+def _axis_slice(x, axis, start, stop):
+    index = [slice(None)] * len(x.shape)
+    index[axis] = slice(start, stop)
+    return x[tuple(index)]
+
+
+def reflect_pad(x, axis, pad):
+    """Mirror-pads `pad` entries each side of `axis`, without repeating the edge.
+
+    Built from slices because the PyTorch backend's pad cannot reflect a
+    channels-last 5D tensor.
+    """
+    size = x.shape[axis]
+    if size is not None and pad >= size:
+        raise ValueError(
+            f"Reflection padding of {pad} needs more than {pad} entries along "
+            f"axis {axis}, got {size} (shape {tuple(x.shape)})."
+        )
+    before = ops.flip(_axis_slice(x, axis, 1, pad + 1), axis=axis)
+    after = ops.flip(_axis_slice(x, axis, -pad - 1, -1), axis=axis)
+    return ops.concatenate([before, x, after], axis=axis)
+
+
+def edge_pad(x, axis, before, after):
+    """Repeats the first/last slice along `axis` (numpy's mode="edge").
+
+    Written with concatenation because TensorFlow's pad has no edge mode.
+    """
+    size = x.shape[axis]
+    parts = []
+    if before:
+        first = ops.take(x, [0], axis=axis)
+        parts.append(ops.repeat(first, before, axis=axis))
+    parts.append(x)
+    if after:
+        last = ops.take(x, [size - 1], axis=axis)
+        parts.append(ops.repeat(last, after, axis=axis))
+    return ops.concatenate(parts, axis=axis)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PadToValidSize(keras.layers.Layer):
+    """Edge-pads spatial axes up to a multiple of `multiple` and at least `minimum`.
+
+    The generator needs sizes divisible by its total stride and long enough
+    for reflection padding; edge padding (not zeros) keeps a constant clip
+    constant. `CropToReference` undoes it at the output.
+    """
+
+    def __init__(self, multiple=(4, 4), minimum=(8, 8), **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = tuple(int(m) for m in multiple)
+        self.minimum = tuple(int(m) for m in minimum)
+
+    def _target(self, size, multiple, minimum):
+        target = max(size, minimum)
+        return target + (-target) % multiple
+
+    def call(self, x):
+        for axis, (m, lo) in enumerate(zip(self.multiple, self.minimum), start=1):
+            size = x.shape[axis]
+            if size is None:
+                raise ValueError(
+                    "PadToValidSize needs static spatial sizes; got shape "
+                    f"{tuple(x.shape)}. Call the model eagerly or with fixed sizes."
+                )
+            extra = self._target(size, m, lo) - size
+            if extra:
+                x = edge_pad(x, axis, extra // 2, extra - extra // 2)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis, (m, lo) in enumerate(zip(self.multiple, self.minimum), start=1):
+            if shape[axis] is not None:
+                shape[axis] = self._target(shape[axis], m, lo)
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple, "minimum": self.minimum}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CropToReference(keras.layers.Layer):
+    """Centre-crops `x` back to the spatial size of `reference` (see PadToValidSize)."""
+
+    def call(self, x, reference):
+        slices = [slice(None)]
+        for axis in range(1, len(x.shape) - 1):
+            size, ref = x.shape[axis], reference.shape[axis]
+            if size is None or ref is None:
+                raise ValueError(
+                    "CropToReference needs static spatial sizes; got "
+                    f"{tuple(x.shape)} and {tuple(reference.shape)}."
+                )
+            start = (size - ref) // 2
+            slices.append(slice(start, start + ref))
+        slices.append(slice(None))
+        return x[tuple(slices)]
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        return tuple(reference_shape[:-1]) + (x_shape[-1],)

@@ -1,0 +1,81 @@
+"""The history pool of generated samples (Shrivastava et al., as in CycleGAN).
+
+The discriminators see a mix of the newest fakes and fakes from earlier
+steps, which damps oscillation. The pool lives in non-trainable variables
+and uses a seeded `keras.random.SeedGenerator`, so it is part of the model
+state on every backend (and a stateless update under JAX).
+"""
+
+import keras
+from keras import ops
+
+from keras_v2v.layers import PACKAGE
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HistoryPool(keras.layers.Layer):
+    """Holds up to `size` samples of shape `sample_shape` (one frame or clip).
+
+    `query(batch)` returns a batch of the same shape: while the pool fills,
+    the input samples (which are stored); once full, each sample is, with
+    probability 1/2, swapped for a random stored one (which it replaces).
+    `size=0` returns the batch unchanged.
+    """
+
+    def __init__(self, size, sample_shape, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="pool_seed")
+        if self.size:
+            self.buffer = self.add_weight(
+                shape=(self.size,) + self.sample_shape,
+                initializer="zeros",
+                trainable=False,
+                name="buffer",
+            )
+            self.count = self.add_weight(
+                shape=(), initializer="zeros", dtype="int32", trainable=False, name="count"
+            )
+        self.built = True
+
+    def query(self, samples):
+        samples = ops.cast(samples, "float32")
+        if not self.size:
+            return samples
+        if tuple(samples.shape[1:]) != self.sample_shape:
+            raise ValueError(
+                f"The history pool holds samples of shape {self.sample_shape} "
+                f"(the model's input_shape) but got a batch of shape "
+                f"{tuple(samples.shape)}. Train on batches of the input_shape the "
+                "model was built with, or compile with pool_size=0."
+            )
+        batch = ops.shape(samples)[0]
+        count = self.count.value
+        positions = ops.arange(batch, dtype="int32")
+        # Slots still empty are filled in order; after that each sample is
+        # swapped, with probability 1/2, for a random stored one.
+        not_full = ops.less(count + positions, self.size)
+        coins = keras.random.uniform((batch,), seed=self.seed_generator)
+        random_slots = keras.random.randint((batch,), 0, self.size, seed=self.seed_generator, dtype="int32")
+        swap = ops.logical_and(ops.logical_not(not_full), coins > 0.5)
+        slots = ops.where(not_full, count + positions, random_slots)
+        stored = ops.take(self.buffer.value, slots, axis=0)
+        broadcast = (-1,) + (1,) * len(self.sample_shape)
+        outputs = ops.where(ops.reshape(swap, broadcast), stored, samples)
+        # Samples that are neither stored nor swapped write their slot's old value back.
+        write = ops.reshape(ops.logical_or(not_full, swap), broadcast)
+        updates = ops.where(write, samples, stored)
+        self.buffer.assign(ops.scatter_update(self.buffer.value, slots[:, None], updates))
+        added = ops.sum(ops.cast(not_full, "int32"))
+        self.count.assign(ops.minimum(count + added, self.size))
+        return outputs
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "size": self.size,
+            "sample_shape": self.sample_shape,
+            "seed": self.seed,
+        }

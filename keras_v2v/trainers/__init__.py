@@ -1,0 +1,24 @@
+"""The backend-specific part of CycleGAN's train_step: how gradients are taken.
+
+Each module defines `BackendTrainer`, a mixin whose train_step/test_step call
+the model's shared loss methods (`generator_objective`, `pooled_fakes`,
+`discriminator_objective`, `record`) and differ only in autodiff mechanics.
+"""
+
+import keras
+
+_BACKEND = keras.backend.backend()
+
+if _BACKEND == "tensorflow":
+    from keras_v2v.trainers.tensorflow import BackendTrainer
+elif _BACKEND == "jax":
+    from keras_v2v.trainers.jax import BackendTrainer
+elif _BACKEND == "torch":
+    from keras_v2v.trainers.torch import BackendTrainer
+else:
+    raise ImportError(
+        f"keras_v2v supports the tensorflow, jax and torch Keras backends; "
+        f"KERAS_BACKEND is {_BACKEND!r}."
+    )
+
+__all__ = ["BackendTrainer"]

@@ -1,0 +1,33 @@
+"""PyTorch: autograd.grad for each network's loss, one optimizer step for both."""
+
+import torch
+
+
+def _grads(loss, variables):
+    tensors = [v.value for v in variables]
+    grads = torch.autograd.grad(loss, tensors, allow_unused=True)
+    return [torch.zeros_like(t) if g is None else g for g, t in zip(grads, tensors)]
+
+
+class BackendTrainer:
+    def train_step(self, data):
+        self._check_compiled()
+        a, b = self._unpack(data)
+        optimizer = self.optimizer
+        g_vars, d_vars = self.generator_variables, self.discriminator_variables
+        g_total, g_logs, fake_a, fake_b = self.generator_objective(a, b)
+        g_grads = _grads(optimizer.scale_loss(g_total), g_vars)
+        fake_a, fake_b = self.pooled_fakes(fake_a, fake_b)
+        d_total, d_logs = self.discriminator_objective(a, b, fake_a, fake_b)
+        d_grads = _grads(optimizer.scale_loss(d_total), d_vars)
+        with torch.no_grad():
+            # Both updates use gradients taken at the same weights, as in CycleGAN.
+            optimizer.apply(g_grads + d_grads, g_vars + d_vars)
+        logs = {k: v.detach() for k, v in {**g_logs, **d_logs}.items()}
+        return self.record(logs)
+
+    def test_step(self, data):
+        self._check_compiled()
+        a, b = self._unpack(data)
+        with torch.no_grad():
+            return self.record(self.evaluation_logs(a, b))
