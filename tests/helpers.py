@@ -1,0 +1,46 @@
+"""Small models and data shared by the tests (kept tiny: CPU, three backends)."""
+
+import keras
+import numpy as np
+
+import keras_v2v as v2v
+
+
+def tiny_3d(depth=8, size=16, channels=1, channels_b=None, **kwargs):
+    return v2v.cyclegan_3d(
+        input_shape=(depth, size, size, channels), channels_b=channels_b, filters=2,
+        num_blocks=1, discriminator_filters=2, discriminator_layers=2, **kwargs,
+    )
+
+
+def tiny_2d(size=16, channels=1, channels_b=None, **kwargs):
+    return v2v.cyclegan_2d(
+        input_shape=(size, size, channels), channels_b=channels_b, filters=2,
+        num_blocks=1, discriminator_filters=2, discriminator_layers=2, **kwargs,
+    )
+
+
+class PairBatches(keras.utils.PyDataset):
+    """Fixed (a, b) batches for fit/evaluate."""
+
+    def __init__(self, a, b, batch_size):
+        super().__init__()
+        self.a, self.b, self.batch_size = a, b, batch_size
+
+    def __len__(self):
+        return len(self.a) // self.batch_size
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.a[s], self.b[s]
+
+
+def random_pairs(rng, n, sample_shape, channels_b=None):
+    shape_b = sample_shape[:-1] + (channels_b or sample_shape[-1],)
+    a = rng.uniform(-1, 1, (n,) + tuple(sample_shape)).astype("float32")
+    b = rng.uniform(-1, 1, (n,) + tuple(shape_b)).astype("float32")
+    return a, b
+
+
+def all_weights(model):
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in model.weights]

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from keras_v2v.inference import tent_weights, window_starts
+
+from helpers import tiny_2d, tiny_3d
+
+pytestmark = pytest.mark.multibackend
+
+
+@pytest.fixture(scope="module")
+def model_3d():
+    return tiny_3d(depth=8, size=16, channels=3)
+
+
+@pytest.mark.parametrize("frames", [1, 7, 31])
+def test_3d_translate_any_length(model_3d, rng, frames):
+    video = rng.integers(0, 256, (frames, 20, 18, 3), dtype=np.uint8)
+    out = model_3d.translate(video, batch_size=2)
+    assert out.shape == video.shape and out.dtype == np.uint8
+
+
+def test_3d_translate_constant_video_has_no_window_seams(model_3d, rng):
+    frame = rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)
+    video = np.repeat(frame, 31, axis=0)
+    out = model_3d.translate(video, overlap=3, batch_size=2).astype(int)
+    assert np.abs(out - out[:1]).max() <= 1  # rounding to uint8 only
+
+
+def test_3d_translate_float_and_batch_inputs(model_3d, rng):
+    video = rng.uniform(0, 1, (2, 9, 16, 16, 3)).astype("float32")
+    out = model_3d.translate(video, direction="b2a")
+    assert out.shape == video.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    np.testing.assert_allclose(out[1], model_3d.translate(video[1], direction="b2a"), atol=1e-5)
+
+
+def test_windowed_translation_equals_the_network_inside_one_window(model_3d, rng):
+    video = rng.uniform(0, 1, (8, 16, 16, 3)).astype("float32")
+    direct = np.asarray(model_3d.generator_a2b(video[None] * 2 - 1))[0]
+    np.testing.assert_allclose(model_3d.translate(video), (direct + 1) / 2, atol=1e-5)
+
+
+def test_batch_size_does_not_change_the_result(model_3d, rng):
+    video = rng.uniform(0, 1, (29, 16, 16, 3)).astype("float32")
+    one = model_3d.translate(video, batch_size=1)
+    many = model_3d.translate(video, batch_size=8)
+    np.testing.assert_allclose(one, many, atol=1e-5)
+
+
+def test_2d_translate_runs_frames_in_batches(rng):
+    model = tiny_2d(channels=1, channels_b=3)
+    calls = []
+    video = rng.integers(0, 256, (11, 16, 16, 1), dtype=np.uint8)
+    out = model.translate(video, batch_size=4, progress=lambda done, total: calls.append((done, total)))
+    assert out.shape == (11, 16, 16, 3) and out.dtype == np.uint8
+    assert calls == [(4, 11), (8, 11), (11, 11)]
+
+
+def test_translate_rejects_bad_inputs(model_3d):
+    with pytest.raises(ValueError, match=r"\(T, H, W, C\)"):
+        model_3d.translate(np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="has 1 channels but the model's source domain has 3"):
+        model_3d.translate(np.zeros((4, 16, 16, 1), np.uint8))
+    with pytest.raises(ValueError, match="dtype"):
+        model_3d.translate(np.zeros((4, 16, 16, 3), np.int64))
+    with pytest.raises(ValueError, match="direction"):
+        model_3d.translate(np.zeros((4, 16, 16, 3), np.uint8), direction="a2c")
+
+
+def test_window_plan_covers_every_frame():
+    for frames in (8, 9, 15, 16, 100):
+        starts = window_starts(frames, 8, 4)
+        covered = np.zeros(frames, bool)
+        for s in starts:
+            covered[s : s + 8] = True
+        assert covered.all() and starts[-1] == frames - 8
+    assert tent_weights(4).tolist() == [1, 2, 2, 1]
