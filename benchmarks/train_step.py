@@ -135,7 +135,7 @@ def summarize(step_times, args):
 
 # ------------------------------------------------------ plain PyTorch model
 def _torch_modules(rank):
-    import torch.nn as nn
+    from torch import nn
 
     if rank == 2:
         return nn.Conv2d, nn.InstanceNorm2d, nn.ReflectionPad2d
@@ -147,7 +147,7 @@ def build_torch_generator(rank, channels, filters, num_blocks, stem=7, body=3):
 
     Module names equal the Keras layer names, so weights can be mapped.
     """
-    import torch.nn as nn
+    from torch import nn
 
     Conv, Norm, Pad = _torch_modules(rank)
     strides = (2,) * rank  # temporal_stride=True in 3D
@@ -158,8 +158,10 @@ def build_torch_generator(rank, channels, filters, num_blocks, stem=7, body=3):
     class ResidualBlock(nn.Module):
         def __init__(self, width):
             super().__init__()
-            self.pad1, self.conv1, self.norm1 = Pad(body // 2), Conv(width, width, body), norm(width)
-            self.pad2, self.conv2, self.norm2 = Pad(body // 2), Conv(width, width, body), norm(width)
+            self.pad1, self.conv1 = Pad(body // 2), Conv(width, width, body)
+            self.norm1 = norm(width)
+            self.pad2, self.conv2 = Pad(body // 2), Conv(width, width, body)
+            self.norm2 = norm(width)
 
         def forward(self, x):
             y = self.norm1(self.conv1(self.pad1(x))).relu()
@@ -194,7 +196,7 @@ def build_torch_generator(rank, channels, filters, num_blocks, stem=7, body=3):
 
 def build_torch_discriminator(rank, channels, filters, num_layers):
     """The keras_v2v PatchGAN: zero padding 1, 4x4 (2D) / 3x4x4 (3D) kernels."""
-    import torch.nn as nn
+    from torch import nn
 
     Conv, Norm, _ = _torch_modules(rank)
     kernel = (4, 4) if rank == 2 else (3, 4, 4)
@@ -216,12 +218,14 @@ def build_torch_cyclegan(args):
 
     torch.manual_seed(args.seed)
     if args.rank == 3 and (args.depth % 4 or args.depth < 8):
-        raise SystemExit("--depth must be a multiple of 4 and >= 8 (no pad-to-valid in the plain model)")
+        raise SystemExit("--depth must be a multiple of 4 and >= 8 "
+                         "(the plain model has no pad-to-valid)")
     if args.size % 4 or args.size < 8:
-        raise SystemExit("--size must be a multiple of 4 and >= 8 (no pad-to-valid in the plain model)")
-    gen = dict(rank=args.rank, channels=args.channels, filters=args.filters, num_blocks=args.blocks)
-    disc = dict(rank=args.rank, channels=args.channels, filters=args.disc_filters,
-                num_layers=args.disc_layers)
+        raise SystemExit("--size must be a multiple of 4 and >= 8 "
+                         "(the plain model has no pad-to-valid)")
+    gen = {"rank": args.rank, "channels": args.channels, "filters": args.filters, "num_blocks": args.blocks}
+    disc = {"rank": args.rank, "channels": args.channels, "filters": args.disc_filters,
+                "num_layers": args.disc_layers}
     return {
         "generator_a2b": build_torch_generator(**gen),
         "generator_b2a": build_torch_generator(**gen),
@@ -284,7 +288,8 @@ def set_torch_threads(n):
     import torch
 
     torch.set_num_threads(n)
-    return {"torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads()}
+    return {"torch_intra_op": torch.get_num_threads(),
+            "torch_inter_op": torch.get_num_interop_threads()}
 
 
 def worker_pytorch(args):
@@ -294,7 +299,7 @@ def worker_pytorch(args):
     threads = set_torch_threads(args.threads)
     nets = build_torch_cyclegan(args)
     g_params, d_params = torch_params(nets, "generator"), torch_params(nets, "discriminator")
-    adam = dict(lr=LEARNING_RATE, betas=(BETA_1, 0.999), eps=KERAS_ADAM_EPSILON)
+    adam = {"lr": LEARNING_RATE, "betas": (BETA_1, 0.999), "eps": KERAS_ADAM_EPSILON}
     opt_g, opt_d = torch.optim.Adam(g_params, **adam), torch.optim.Adam(d_params, **adam)
     a_np, b_np = make_data(args)
     a_all = to_channels_first(torch.from_numpy(a_np), args.rank)
@@ -325,9 +330,9 @@ def build_keras_model(args):
     import keras_v2v
 
     keras.utils.set_random_seed(args.seed)
-    common = dict(filters=args.filters, num_blocks=args.blocks,
-                  discriminator_filters=args.disc_filters,
-                  discriminator_layers=args.disc_layers, upsampling="resize")
+    common = {"filters": args.filters, "num_blocks": args.blocks,
+                  "discriminator_filters": args.disc_filters,
+                  "discriminator_layers": args.disc_layers, "upsampling": "resize"}
     if args.rank == 3:
         model = keras_v2v.cyclegan_3d(input_shape=sample_shape(args), temporal_stride=True,
                                       stem_kernel_size=7, **common)
@@ -348,7 +353,8 @@ def keras_param_counts(model):
 
 def worker_keras(args, backend):
     if os.environ.get("KERAS_BACKEND") != backend:
-        raise SystemExit(f"worker {backend} started with KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}")
+        raise SystemExit(f"worker {backend} started with "
+                         f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}")
     threads = {}
     if backend == "tensorflow":
         import tensorflow as tf
@@ -472,7 +478,8 @@ def worker_parity(args):
         for name, net in nets.items():
             keras_out = getattr(model, name)(a_k, training=True)
             torch_out = channels_last(net(a_t))
-            assert tuple(keras_out.shape) == tuple(torch_out.shape), (name, keras_out.shape, torch_out.shape)
+            assert tuple(keras_out.shape) == tuple(torch_out.shape), (
+                name, keras_out.shape, torch_out.shape)
             outputs[name] = float((keras_out.detach().cpu() - torch_out).abs().max())
     report["max_abs_output_diff"] = outputs
 
@@ -496,8 +503,8 @@ def worker_parity(args):
         # instance norm have zero true gradient (rounding noise on both sides),
         # so per-variable relative errors would be meaningless.
         diff = total = 0.0
-        for kg, tg in zip(keras_grads, torch_grads):
-            kg = kg.detach().cpu()
+        for keras_grad, tg in zip(keras_grads, torch_grads, strict=True):
+            kg = keras_grad.detach().cpu()
             if kg.ndim == rank + 2:
                 kg = kg.permute(rank + 1, rank, *range(rank))
             diff += float((kg - tg).square().sum())
@@ -598,10 +605,10 @@ def spawn(args, name):
     print(f"[benchmark] running {name} ...", file=sys.stderr, flush=True)
     load_before = loadavg()
     start = time.perf_counter()
-    proc = subprocess.run(worker_argv(args, name), env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=args.timeout)
+    proc = subprocess.run(worker_argv(args, name), check=False, env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=args.timeout)
     wall = time.perf_counter() - start
-    lines = [l for l in proc.stdout.splitlines() if l.startswith(RESULT_MARKER)]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if proc.returncode or not lines:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise RuntimeError(f"worker {name} failed (exit {proc.returncode}):\n{tail}")
@@ -620,8 +627,8 @@ def default_backends():
 def markdown_table(results, args, baseline):
     unit = "clips/s" if args.rank == 3 else "frames/s"
     rows = [
-        f"| implementation | compiled as | median step (ms) | p90 step (ms) | {unit} "
-        f"| step time vs plain PyTorch | first step (s) | 1-min load before/after |",
+        (f"| implementation | compiled as | median step (ms) | p90 step (ms) | {unit} "
+        f"| step time vs plain PyTorch | first step (s) | 1-min load before/after |"),
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -666,7 +673,8 @@ def main(argv=None):
     table = markdown_table(results, args, baseline)
 
     shape = "x".join(str(s) for s in (args.batch,) + sample_shape(args))
-    print(f"\n### CycleGAN train step, rank {args.rank}, batch shape {shape} (N{'DHW' if args.rank == 3 else 'HW'}C)\n")
+    layout = "NDHWC" if args.rank == 3 else "NHWC"
+    print(f"\n### CycleGAN train step, rank {args.rank}, batch shape {shape} ({layout})\n")
     print(f"Machine: {info['cpu']}, {info['cpu_count']} CPUs; " + ", ".join(
         f"{k} {v}" for k, v in info["versions"].items() if v))
     print(f"Config: {json.dumps(config_of(args))}"

@@ -14,7 +14,7 @@ from keras_v2v.layers import PACKAGE
 from keras_v2v.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.optimizers import PairedOptimizer
 from keras_v2v.pool import HistoryPool
-from keras_v2v.trainers import BackendTrainer
+from keras_v2v.trainers import BackendTrainer, inference_mode
 
 METRIC_NAMES = (
     "g_loss",
@@ -327,8 +327,13 @@ class CycleGAN(BackendTrainer, keras.Model):
         generator = self.generator_a2b if direction == "a2b" else self.generator_b2a
         channels = self.channels_a if direction == "a2b" else self.channels_b
         depth = self.sample_shape[0] if self.rank == 3 else None
+
+        def generate(batch):
+            with inference_mode():
+                return ops.convert_to_numpy(generator(batch, training=False))
+
         return inference.translate(
-            lambda x: ops.convert_to_numpy(generator(x, training=False)),
+            generate,
             video,
             rank=self.rank,
             channels=channels,

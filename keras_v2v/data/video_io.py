@@ -616,24 +616,28 @@ def _pad_even(frame):
     return frame
 
 
+def _encode(container, stream, frames, to_video_frame):
+    """Encodes frames into `stream`, sizing it from the first frame; flushes."""
+    opened = False
+    for frame in frames:
+        if not opened:
+            stream.height, stream.width = frame.shape[:2]
+            opened = True
+        for packet in stream.encode(to_video_frame(frame)):
+            container.mux(packet)
+    if not opened:
+        raise DataError("frames", "video has zero frames")
+    for packet in stream.encode():
+        container.mux(packet)
+
+
 def _write_ffmpeg(tmp, frames, fps, codec, options, container_options=None):
     with av.open(tmp, mode="w", options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=_fps_fraction(fps))
         stream.pix_fmt = "yuv420p"
         stream.options = options
-        opened = False
-        for frame in frames:
-            frame = _pad_even(frame)
-            if not opened:
-                stream.height, stream.width = frame.shape[:2]
-                opened = True
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            for packet in stream.encode(video_frame):
-                container.mux(packet)
-        if not opened:
-            raise DataError("frames", "video has zero frames")
-        for packet in stream.encode():
-            container.mux(packet)
+        even = (_pad_even(frame) for frame in frames)
+        _encode(container, stream, even, lambda f: av.VideoFrame.from_ndarray(f, format="rgb24"))
 
 
 def _quantize(frame):
@@ -663,26 +667,19 @@ def _quantize(frame):
     return np.asarray(image, np.uint8), palette
 
 
+def _pal8_frame(frame):
+    indices, colors = _quantize(frame)
+    palette = np.zeros((256, 4), np.uint8)
+    palette[: len(colors), 0] = 255  # ARGB: opaque
+    palette[: len(colors), 1:] = colors
+    return av.VideoFrame.from_ndarray((indices, palette), format="pal8")
+
+
 def _write_gif(tmp, frames, fps):
     with av.open(tmp, mode="w", format="gif") as container:
         stream = container.add_stream("gif", rate=_fps_fraction(fps))
         stream.pix_fmt = "pal8"
-        opened = False
-        for frame in frames:
-            if not opened:
-                stream.height, stream.width = frame.shape[:2]
-                opened = True
-            indices, colors = _quantize(frame)
-            palette = np.zeros((256, 4), np.uint8)
-            palette[: len(colors), 0] = 255  # ARGB: opaque
-            palette[: len(colors), 1:] = colors
-            video_frame = av.VideoFrame.from_ndarray((indices, palette), format="pal8")
-            for packet in stream.encode(video_frame):
-                container.mux(packet)
-        if not opened:
-            raise DataError("frames", "video has zero frames")
-        for packet in stream.encode():
-            container.mux(packet)
+        _encode(container, stream, frames, _pal8_frame)
 
 
 def _encode_png(frame):

@@ -5,9 +5,20 @@ the model's shared loss methods (`generator_objective`, `pooled_fakes`,
 `discriminator_objective`, `record`) and differ only in autodiff mechanics.
 """
 
+import contextlib
+
 import keras
 
 _BACKEND = keras.backend.backend()
+
+
+def inference_mode():
+    """A context in which forward passes record nothing for autodiff."""
+    if _BACKEND == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 if _BACKEND == "tensorflow":
     from keras_v2v.trainers.tensorflow import BackendTrainer
@@ -21,4 +32,4 @@ else:
         f"KERAS_BACKEND is {_BACKEND!r}."
     )
 
-__all__ = ["BackendTrainer"]
+__all__ = ["BackendTrainer", "inference_mode"]
