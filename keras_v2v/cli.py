@@ -2,6 +2,8 @@
 
     keras-v2v translate in.mp4 out.mp4 --model PRESET_FOLDER [--direction b2a] [--side-by-side]
     keras-v2v info PRESET_FOLDER
+    keras-v2v evaluate --model PRESET_FOLDER --dataset vmnist
+    keras-v2v reproduce table2 --budget quick
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
 """
@@ -96,6 +98,43 @@ def info_command(args):
     print(json.dumps(spec, indent=2))
 
 
+DATASET_TABLES = {"vmnist": "table2", "coloured-mnist": "table1", "street": "table4"}
+
+
+def _print_metrics(title, values):
+    print(title)
+    for key, value in values.items():
+        print(f"  {key:<32} {value:.4f}" if isinstance(value, float) else f"  {key:<32} {value}")
+
+
+def evaluate_command(args):
+    import keras_v2v as v2v
+    from keras_v2v import reproduce
+
+    name = DATASET_TABLES.get(args.dataset, args.dataset)
+    spec = reproduce.table(name)
+    model = v2v.from_pretrained(args.model)
+    _, test = spec.dataset(args.budget).split(0.7, seed=0)
+    values = reproduce.score(spec, reproduce.translate_test_set(model, spec, test), test)
+    _print_metrics(f"{args.model} on {args.dataset} ({len(test)} held-out videos, budget {args.budget})", values)
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump({"model": args.model, "dataset": args.dataset, "budget": args.budget,
+                       "metrics": values}, handle, indent=2)
+        print(f"wrote {args.out}")
+
+
+def reproduce_command(args):
+    from keras_v2v import reproduce
+
+    methods = tuple(args.methods.split(",")) if args.methods else reproduce.METHODS
+    results = reproduce.reproduce(args.table, budget=args.budget, methods=methods, runs_dir=args.runs_dir,
+                                  out_dir=args.out_dir, steps=args.steps)
+    for method, result in results.items():
+        _print_metrics(method, result["metrics"])
+    print(f"wrote {args.out_dir}/{args.table}.md")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-v2v", description="Unsupervised video-to-video translation (3D and 2D CycleGAN)."
@@ -114,6 +153,22 @@ def build_parser():
     tr.add_argument("--intensity-window", default=None, help="volumes: window preset (ct-brain, mr, minmax)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=translate_command)
+
+    ev = verbs.add_parser("evaluate", help="score a preset on a synthetic dataset's held-out split")
+    ev.add_argument("--model", required=True, help="preset folder")
+    ev.add_argument("--dataset", required=True, help="vmnist, coloured-mnist, street (or table1/2/4)")
+    ev.add_argument("--budget", default="quick", help="dataset size: quick or full")
+    ev.add_argument("--out", default=None, help="write the metrics as JSON here")
+    ev.set_defaults(run=evaluate_command)
+
+    rp = verbs.add_parser("reproduce", help="train the paper's four methods and write docs/results/<table>.md")
+    rp.add_argument("table", choices=("table1", "table2", "table4"))
+    rp.add_argument("--budget", default="quick", choices=("smoke", "quick", "full"))
+    rp.add_argument("--methods", default=None, help="comma-separated subset of 3d,2d-random,2d-sequential,2d-const")
+    rp.add_argument("--steps", type=int, default=None, help="override the budget's training steps")
+    rp.add_argument("--runs-dir", default="runs/reproduce", help="checkpoints; rerun to resume")
+    rp.add_argument("--out-dir", default="docs/results")
+    rp.set_defaults(run=reproduce_command)
 
     info = verbs.add_parser("info", help="show a preset folder's input spec and checksums")
     info.add_argument("model", help="preset folder")

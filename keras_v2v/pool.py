@@ -72,6 +72,19 @@ class HistoryPool(keras.layers.Layer):
         self.count.assign(ops.minimum(count + added, self.size))
         return outputs
 
+    # The sampling RNG is saved with the buffer so a resumed run draws what
+    # the uninterrupted run would have drawn.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_state"] = keras.ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        seed_state = store["seed_state"] if "seed_state" in store else None
+        own = {k: store[k] for k in store.keys() if k != "seed_state"}
+        super().load_own_variables(own)
+        if seed_state is not None:
+            self.seed_generator.state.assign(seed_state)
+
     def get_config(self):
         return {
             **super().get_config(),
