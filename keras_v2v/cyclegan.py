@@ -184,14 +184,15 @@ class CycleGAN(BackendTrainer, keras.Model):
         shape_b = shape_a[:-1] + (self.channels_b,)
         if self.pool_a is not None and self.pool_a.size == size:
             return
-        # Tracking is unlocked only here: pools are training state, not network weights.
-        unlocked = self._tracker.locked
-        if unlocked:
+        # Pools are training state added at compile time, after the networks
+        # exist, so Keras' state tracking may need to be reopened for them.
+        was_locked = self._tracker.locked
+        if was_locked:
             self._tracker.unlock()
         seed_b = None if seed is None else seed + 1
         self.pool_a = HistoryPool(size, shape_a, seed=seed, name="pool_a")
         self.pool_b = HistoryPool(size, shape_b, seed=seed_b, name="pool_b")
-        if unlocked:
+        if was_locked:
             self._tracker.lock()
 
     def get_compile_config(self):

@@ -170,6 +170,9 @@ def sample_strip(table_spec, test, predictions, index=0, frames=8):
     truth = test.b if table_spec.direction == "a2b" else test.a
     rows = [source[index]] + [p[index] for p in predictions.values()] + [truth[index]]
     picks = np.linspace(0, len(rows[0]) - 1, min(frames, len(rows[0]))).round().astype(int)
+    # Small quick-budget frames are enlarged (nearest) so the strip is legible.
+    scale = max(1, 64 // rows[0].shape[1])
+    rows = [np.repeat(np.repeat(r, scale, axis=1), scale, axis=2) for r in rows]
     grid = []
     for row in rows:
         row = row if row.shape[-1] == 3 else np.repeat(row, 3, axis=-1)

@@ -76,7 +76,7 @@ def test_reproduce_smoke_writes_report_json_and_samples(tmp_path, capsys):
     report = (out / "table2.md").read_text()
     assert "| 3d |" in report and "Paper (as printed)" in report and "27.210" in report
     strip = data.video_io.read_image(str(out / "table2_samples.png"))
-    assert strip.shape[0] == 4 * (16 + 2)  # input, 3d, 2d-const, ground truth
+    assert strip.shape[0] == 4 * (16 * 4 + 2)  # input, 3d, 2d-const, ground truth; 16px shown x4
 
 
 def test_evaluate_scores_a_preset(tmp_path, capsys):
