@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 
 import keras_v2v as v2v
 

@@ -79,7 +79,7 @@ def test_patchgan_is_70x70_in_2d():
     convs = [l for l in disc.layers if isinstance(l, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [64, 128, 256, 512, 1]
     # Receptive field of k4 s2,s2,s2,s1,s1 convolutions.
-    field, jump = 1, 1
+    field = 1
     for conv in reversed(convs):
         field = (field - 1) * conv.strides[0] + conv.kernel_size[0]
     assert field == 70

@@ -1,5 +1,4 @@
 import json
-import os
 
 import keras
 import numpy as np
@@ -53,7 +52,7 @@ def test_training_resumes_exactly_after_an_interruption(tmp_path):
     for x, y in zip(all_weights(straight), all_weights(resumed)):
         np.testing.assert_allclose(x, y, atol=1e-5)
     # A finished run is not trained again.
-    again, _ = train_resumable(build, batches(), 4, str(tmp_path / "b"), steps_per_chunk=2, verbose=0)
+    train_resumable(build, batches(), 4, str(tmp_path / "b"), steps_per_chunk=2, verbose=0)
     assert read_progress(str(tmp_path / "b"))["steps_done"] == 4
 
 
