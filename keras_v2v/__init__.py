@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from keras_v2v.cyclegan import CycleGAN, cyclegan_2d, cyclegan_3d  # noqa: E402
-from keras_v2v.hub import from_pretrained  # noqa: E402
+from keras_v2v.presets import from_pretrained, list_pretrained  # noqa: E402
 from keras_v2v.layers import (  # noqa: E402
     InstanceNormalization,
     ReflectionPadding,
@@ -28,6 +28,7 @@ __all__ = [
     "cyclegan_2d",
     "cyclegan_3d",
     "from_pretrained",
+    "list_pretrained",
     "HistoryPool",
     "HoldThenLinearDecay",
     "InstanceNormalization",

@@ -1,9 +1,13 @@
 """The `keras-v2v` command.
 
-    keras-v2v translate in.mp4 out.mp4 --model PRESET_FOLDER [--direction b2a] [--side-by-side]
-    keras-v2v info PRESET_FOLDER
-    keras-v2v evaluate --model PRESET_FOLDER --dataset vmnist
+    keras-v2v list
+    keras-v2v translate in.mp4 out.mp4 --model NAME_OR_FOLDER [--direction b2a] [--side-by-side]
+    keras-v2v train zoo/<preset>/recipe.toml [--out FOLDER] [--set training.steps=200]
+    keras-v2v evaluate --model NAME_OR_FOLDER [--dataset vmnist]
     keras-v2v reproduce table2 --budget quick
+    keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
+    keras-v2v demo
+    keras-v2v info NAME_OR_FOLDER
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
 """
@@ -83,19 +87,94 @@ def translate_command(args):
     if _is_volume(args.output):
         data.write_nifti(args.output, output)
     elif args.side_by_side:
-        data.write_side_by_side(args.output, video, output, labels=["input", "output"], fps=fps or 30.0)
+        # Enlarge tiny clips (the bundled models work at 32-64 px) so the result is watchable.
+        height = video.shape[1] * max(1, 160 // video.shape[1])
+        data.write_side_by_side(args.output, video, output, labels=["input", "output"], fps=fps or 30.0,
+                                height=height)
     else:
         data.write_video(args.output, output, fps=fps or 30.0)
     print(f"wrote {args.output} ({len(output)} frames)")
 
 
 def info_command(args):
-    from keras_v2v import hub
+    from keras_v2v import hub, presets
 
-    spec = hub.read_preset_spec(args.model)
+    folder, _, _ = presets.resolve(args.model)
+    spec = hub.read_preset_spec(folder)
     if spec is None:
         raise CommandError(f"{args.model}: not a preset folder (no {hub.PRESET_FILE})")
     print(json.dumps(spec, indent=2))
+
+
+def list_command(args):
+    import keras_v2v as v2v
+
+    rows = v2v.list_pretrained()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    header = ("name", "task", "method", "input shape", "params (G)", "weights", "metric")
+    table = [header] + [
+        (r["name"], r["task"], r["method"], "x".join(map(str, r["input_shape"])), f"{r['parameters']:,}",
+         r["weights"], r["metric"] or "-")
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _parse_overrides(pairs):
+    """--set section.key=value (TOML values; bare words are strings) -> {section: {key: value}}."""
+    from keras_v2v.recipes import tomllib
+
+    out = {}
+    for pair in pairs or ():
+        key, sep, raw = pair.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or section not in ("dataset", "model", "training", "export"):
+            raise CommandError(f"--set {pair!r}: expected SECTION.KEY=VALUE with SECTION one of "
+                               "dataset, model, training, export")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def train_command(args):
+    from keras_v2v import export, recipes
+
+    recipe = recipes.load_recipe(args.recipe)
+    overrides = _parse_overrides(args.set)
+    if args.data_root:
+        overrides.setdefault("dataset", {})["root"] = args.data_root
+    if overrides:
+        recipe = recipe.replace(**overrides)
+    run_dir = args.run_dir or os.path.join("runs", "train", recipe.name)
+    out = args.out or os.path.join(run_dir, "preset")
+    print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
+          "rerun the same command to resume")
+    model, progress, recipe_data = recipes.train(recipe, run_dir, verbose=0 if args.quiet else 1,
+                                                 tensorboard=not args.no_tensorboard)
+    folder, info = export.export_preset(recipe, model, out, progress, recipe_data=recipe_data,
+                                        evaluate=not args.no_evaluate, note=args.note)
+    if "evaluation" in info:
+        _print_metrics(f"held-out metrics ({info['evaluation']['videos']} videos)", info["evaluation"]["metrics"])
+    print(f"wrote preset {folder}")
+
+
+def publish_command(args):
+    from keras_v2v import publish
+
+    publish.publish_command(args)
+
+
+def demo_command(args):
+    from keras_v2v import demo
+
+    demo.demo_command(args)
 
 
 DATASET_TABLES = {"vmnist": "table2", "coloured-mnist": "table1", "street": "table4"}
@@ -108,6 +187,8 @@ def _print_metrics(title, values):
 
 
 def evaluate_command(args):
+    if args.dataset is None:
+        return _evaluate_on_recipe(args)
     import keras_v2v as v2v
     from keras_v2v import reproduce
 
@@ -121,6 +202,28 @@ def evaluate_command(args):
         with open(args.out, "w") as handle:
             json.dump({"model": args.model, "dataset": args.dataset, "budget": args.budget,
                        "metrics": values}, handle, indent=2)
+        print(f"wrote {args.out}")
+
+
+def _evaluate_on_recipe(args):
+    """Scores a preset on the held-out split of the recipe it was trained with."""
+    from keras_v2v import evaluation, presets, recipes
+
+    folder, expected, label = presets.resolve(args.model)
+    recipe_path = os.path.join(folder, "recipe.toml")
+    if not os.path.exists(recipe_path):
+        raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
+    recipe = recipes.load_recipe(recipe_path)
+    from keras_v2v import hub
+
+    model = hub.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
+    result = evaluation.evaluate(model, recipe.dataset["generator"], recipes.load_data(recipe).test,
+                                 max_videos=args.max_videos)
+    _print_metrics(f"{args.model} on its recipe's held-out split ({result['videos']} videos, "
+                   f"{result['direction']})", result["metrics"])
+    if args.out:
+        with open(args.out, "w") as handle:
+            json.dump({"model": args.model, "recipe": recipe.name, **result}, handle, indent=2, default=float)
         print(f"wrote {args.out}")
 
 
@@ -144,7 +247,7 @@ def build_parser():
     tr = verbs.add_parser("translate", help="translate a video, frame folder or NIfTI volume")
     tr.add_argument("input", help="video file (mp4, mov, avi, mkv, webm, gif), frame folder or .nii/.nii.gz")
     tr.add_argument("output", help="output file: .mp4, .webm, .gif, a folder name for PNG frames, or .nii.gz")
-    tr.add_argument("--model", required=True, help="preset folder written by save_pretrained")
+    tr.add_argument("--model", required=True, help="preset name (keras-v2v list), folder, or Hub repo org/name")
     tr.add_argument("--direction", choices=("a2b", "b2a"), default="a2b")
     tr.add_argument("--window", type=int, default=None, help="3D models: frames per window (default: training depth)")
     tr.add_argument("--overlap", type=int, default=None, help="3D models: frames shared by neighbouring windows")
@@ -155,8 +258,10 @@ def build_parser():
     tr.set_defaults(run=translate_command)
 
     ev = verbs.add_parser("evaluate", help="score a preset on a synthetic dataset's held-out split")
-    ev.add_argument("--model", required=True, help="preset folder")
-    ev.add_argument("--dataset", required=True, help="vmnist, coloured-mnist, street (or table1/2/4)")
+    ev.add_argument("--model", required=True, help="preset name, folder or Hub repo")
+    ev.add_argument("--dataset", default=None,
+                    help="vmnist, coloured-mnist, street (or table1/2/4); default: the preset recipe's data")
+    ev.add_argument("--max-videos", type=int, default=None, help="score only the first N held-out videos")
     ev.add_argument("--budget", default="quick", help="dataset size: quick or full")
     ev.add_argument("--out", default=None, help="write the metrics as JSON here")
     ev.set_defaults(run=evaluate_command)
@@ -170,9 +275,44 @@ def build_parser():
     rp.add_argument("--out-dir", default="docs/results")
     rp.set_defaults(run=reproduce_command)
 
-    info = verbs.add_parser("info", help="show a preset folder's input spec and checksums")
-    info.add_argument("model", help="preset folder")
+    info = verbs.add_parser("info", help="show a preset's input spec, metrics and checksums")
+    info.add_argument("model", help="preset name, folder or Hub repo")
     info.set_defaults(run=info_command)
+
+    ls = verbs.add_parser("list", help="registered presets: task, method, shape, where the weights are")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.set_defaults(run=list_command)
+
+    tn = verbs.add_parser("train", help="train a recipe (resumable) and export a preset folder")
+    tn.add_argument("recipe", help="recipe.toml (or a preset folder holding one)")
+    tn.add_argument("--run-dir", default=None, help="checkpoints, TensorBoard logs, sample GIFs "
+                    "(default runs/train/NAME); rerun to resume")
+    tn.add_argument("--out", default=None, help="preset folder to write (default RUN_DIR/preset)")
+    tn.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="override a recipe value, e.g. --set training.steps=200 (repeatable)")
+    tn.add_argument("--data-root", default=None, help="dataset folder for recipes that read files (GTA)")
+    tn.add_argument("--note", default=None, help="a sentence for the model card's Training section")
+    tn.add_argument("--no-tensorboard", action="store_true")
+    tn.add_argument("--no-evaluate", action="store_true", help="skip the held-out metrics for the card")
+    tn.add_argument("--quiet", action="store_true")
+    tn.set_defaults(run=train_command)
+
+    pb = verbs.add_parser("publish", help="upload a preset folder to a Hugging Face Hub model repo")
+    pb.add_argument("folder", help="preset folder, e.g. zoo/vmnist-sph2sand-3d")
+    pb.add_argument("--repo", required=True, help="Hub repo id, org/name")
+    pb.add_argument("--private", action="store_true")
+    pb.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or `hf auth login`)")
+    pb.add_argument("--revision", default=None, help="branch to commit to (default main)")
+    pb.add_argument("--endpoint", default=None, help="Hub URL (default HF_ENDPOINT or huggingface.co)")
+    pb.add_argument("--commit-message", default=None)
+    pb.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
+    pb.set_defaults(run=publish_command)
+
+    dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")
+    dm.add_argument("--host", default="127.0.0.1")
+    dm.add_argument("--port", type=int, default=7860)
+    dm.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    dm.set_defaults(run=demo_command)
     return parser
 
 
@@ -185,6 +325,9 @@ def main(argv=None):
     except (CommandError, DataError, ValueError, FileNotFoundError, FileExistsError, OSError) as error:
         print(f"keras-v2v: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("keras-v2v: interrupted (training resumes from its last checkpoint when rerun)", file=sys.stderr)
+        return 130
     return 0
 
 

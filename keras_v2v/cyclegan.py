@@ -91,7 +91,8 @@ class CycleGAN(BackendTrainer, keras.Model):
 
     @property
     def discriminators(self):
-        return [self.discriminator_a, self.discriminator_b]
+        # None when loaded for inference only (`from_pretrained(..., discriminators=False)`).
+        return [d for d in (self.discriminator_a, self.discriminator_b) if d is not None]
 
     @property
     def generator_variables(self):
@@ -162,6 +163,11 @@ class CycleGAN(BackendTrainer, keras.Model):
         ):
             if value < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {value}.")
+        if len(self.discriminators) < 2:
+            raise ValueError(
+                f"{self.name} has no discriminators (loaded with `discriminators=False` for inference); "
+                "reload it with `from_pretrained(..., discriminators=True)` to train it."
+            )
         self.loss_config = {
             "gan_loss": losses.check_gan_loss(gan_loss),
             "lambda_cycle": float(lambda_cycle),
@@ -367,11 +373,17 @@ class CycleGAN(BackendTrainer, keras.Model):
         return cls(**config)
 
     # ---------------------------------------------------------------- presets
-    def save_pretrained(self, directory, overwrite=False):
-        """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.hub`."""
+    def save_pretrained(self, directory, overwrite=False, **kwargs):
+        """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.hub.save_pretrained`."""
         from keras_v2v import hub
 
-        return hub.save_pretrained(self, directory, overwrite=overwrite)
+        return hub.save_pretrained(self, directory, overwrite=overwrite, **kwargs)
+
+    def push_to_hub(self, repo_id, private=False, token=None, **kwargs):
+        """Saves a preset and uploads it to a Hugging Face Hub model repo; see `keras_v2v.publish`."""
+        from keras_v2v import publish
+
+        return publish.push_to_hub(self, repo_id, private=private, token=token, **kwargs)
 
 
 def _patchgan_output_size(size, num_layers):

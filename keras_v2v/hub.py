@@ -39,39 +39,42 @@ def _inference_copy(model):
     return copy
 
 
-def _model_card(model):
-    kind = "3D (spatio-temporal)" if model.rank == 3 else "2D (framewise)"
-    a, b = model.domains
-    return f"""---
-library_name: keras
-tags:
-- keras-v2v
-- video-to-video
-- cyclegan
-- unpaired-image-translation
----
+def _generic_card(model):
+    from keras_v2v import cards
 
-# {model.name}
-
-A {kind} CycleGAN translating `{a}` <-> `{b}`, made with
-[keras-v2v](https://pypi.org/project/keras-v2v/).
-
-- input shape of one training sample: `{list(model.sample_shape)}`
-- channels: {a} = {model.channels_a}, {b} = {model.channels_b}
-- parameters: {model.count_params():,}
-
-```python
-import keras_v2v as v2v
-model = v2v.from_pretrained("path/or/repo")
-out = model.translate(video, direction="a2b")  # (T, H, W, C) uint8 or float in [0, 1]
-```
-
-Training data, recipe and metrics: not recorded for this preset.
-"""
+    return cards.model_card(model, {})
 
 
-def save_pretrained(model, directory, overwrite=False):
-    """Writes `model` as a preset folder, atomically; returns the folder path."""
+def store_weights_as(path, dtype):
+    """Rewrites the float32 arrays of a Keras weights file as `dtype` (e.g. float16: half the size).
+
+    Keras casts them back to the variables' dtype when loading, so the model
+    still computes in float32; only the stored precision changes.
+    """
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r+") as handle:
+        names = []
+        handle.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        for name in names:
+            values = handle[name][()]
+            if getattr(values, "dtype", None) == np.float32:
+                del handle[name]
+                handle.create_dataset(name, data=values.astype(dtype))
+
+
+def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=None, metadata=None,
+                    extra_files=None):
+    """Writes `model` as a preset folder, atomically; returns the folder path.
+
+    Args:
+        weights_dtype: store the weights as this dtype ("float16" halves the
+            folder); None keeps the variables' dtype.
+        card: README.md text (default: a card built from the model and `metadata`).
+        metadata: extra fields for keras_v2v.json (name, task, method, metrics, ...).
+        extra_files: {file name in the folder: text} (a recipe, a data licence).
+    """
     directory = os.path.abspath(os.fspath(directory))
     if os.path.exists(directory) and not overwrite:
         raise FileExistsError(f"{directory} already exists; pass overwrite=True to replace it.")
@@ -81,6 +84,12 @@ def save_pretrained(model, directory, overwrite=False):
     try:
         folder = os.path.join(staging, "preset")
         _inference_copy(model).save(folder, zipped=False)
+        weights = os.path.join(folder, WEIGHTS_FILE)
+        assets = os.path.join(folder, "assets")
+        if os.path.isdir(assets) and not os.listdir(assets):
+            os.rmdir(assets)  # git keeps no empty folders; a clone must hold the same files
+        if weights_dtype:
+            store_weights_as(weights, weights_dtype)
         spec = {
             "format_version": FORMAT_VERSION,
             "class": type(model).__name__,
@@ -89,12 +98,19 @@ def save_pretrained(model, directory, overwrite=False):
             "channels": {"a": model.channels_a, "b": model.channels_b},
             "domains": list(model.domains),
             "value_range": "uint8 [0, 255] or float [0, 1]; the networks see [-1, 1]",
-            "sha256": {WEIGHTS_FILE: sha256_of(os.path.join(folder, WEIGHTS_FILE))},
+            "parameters": {"generator_a2b": model.generator_a2b.count_params(),
+                           "total": model.count_params()},
+            "weights_dtype": weights_dtype or "float32",
+            **(metadata or {}),
+            "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
-            json.dump(spec, handle, indent=2)
+            json.dump(spec, handle, indent=2, default=float)
         with open(os.path.join(folder, "README.md"), "w") as handle:
-            handle.write(_model_card(model))
+            handle.write(card if card is not None else _generic_card(model))
+        for name, text in (extra_files or {}).items():
+            with open(os.path.join(folder, name), "w") as handle:
+                handle.write(text)
         if os.path.exists(directory):
             backup = os.path.join(staging, "previous")
             os.replace(directory, backup)
@@ -112,18 +128,18 @@ def read_preset_spec(directory):
         return json.load(handle)
 
 
-def from_pretrained(preset, compile=False):
-    """Loads a CycleGAN from a preset folder written by `save_pretrained`.
+def load_folder(directory, expected_sha256=None, discriminators=True, label=None):
+    """Loads a preset folder, checking its weights against `expected_sha256` (or its own record).
 
-    Args:
-        preset: path of a preset folder.
-        compile: unused for presets (they hold no optimizer); call
-            `model.compile(...)` yourself to fine-tune.
+    `discriminators=False` builds only the generators (inference; about half
+    the memory); such a model translates but cannot be compiled for training.
     """
     # Registers the custom layers before Keras reads the config.
     import keras_v2v  # noqa: F401
+    from keras_v2v.cyclegan import CycleGAN
 
-    directory = os.fspath(preset)
+    directory = os.fspath(directory)
+    label = label or directory
     if not os.path.isdir(directory):
         raise FileNotFoundError(
             f"No preset folder at {directory!r}. Expected a folder written by "
@@ -131,14 +147,33 @@ def from_pretrained(preset, compile=False):
         )
     for name in ("config.json", WEIGHTS_FILE):
         if not os.path.exists(os.path.join(directory, name)):
-            raise FileNotFoundError(f"{directory}: preset folder has no {name}.")
-    spec = read_preset_spec(directory)
-    if spec and WEIGHTS_FILE in spec.get("sha256", {}):
-        found = sha256_of(os.path.join(directory, WEIGHTS_FILE))
-        if found != spec["sha256"][WEIGHTS_FILE]:
+            raise FileNotFoundError(f"{label}: preset folder {directory} has no {name}.")
+    spec = read_preset_spec(directory) or {}
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    found = sha256_of(weights)
+    for source, expected in (("the registry", expected_sha256),
+                             (PRESET_FILE, spec.get("sha256", {}).get(WEIGHTS_FILE))):
+        if expected and found != expected:
             raise ValueError(
-                f"{directory}/{WEIGHTS_FILE}: sha256 {found} does not match "
-                f"{spec['sha256'][WEIGHTS_FILE]} recorded in {PRESET_FILE}; the "
+                f"{label}: {weights} has sha256 {found}, but {source} records {expected}; the "
                 "weights were changed or corrupted. Re-download or re-export the preset."
             )
-    return keras.saving.load_model(directory, compile=compile)
+    try:
+        if discriminators:
+            return keras.saving.load_model(directory, compile=False)
+        with open(os.path.join(directory, "config.json")) as handle:
+            config = dict(json.load(handle)["config"])
+        config["discriminator_a"] = config["discriminator_b"] = None
+        model = CycleGAN.from_config(config)
+        model.load_weights(weights)
+        return model
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({error}). "
+            "Re-export the preset with save_pretrained."
+        ) from None
+
+
+def from_pretrained(preset, compile=False):
+    """Loads a preset folder; see `keras_v2v.presets.from_pretrained` for names and Hub repos."""
+    return load_folder(preset)

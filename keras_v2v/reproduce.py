@@ -20,12 +20,11 @@ import platform
 import keras
 import numpy as np
 
-from keras_v2v import data, metrics
-from keras_v2v.cyclegan import cyclegan_2d, cyclegan_3d
-from keras_v2v.training import read_progress, train_resumable
+from keras_v2v import data, metrics, recipes
+from keras_v2v.training import read_progress
 
-METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
-LAMBDA_TEMPORAL = 1.0  # the paper gives no weight for eq. 2; chosen here, documented in results
+METHODS = recipes.METHODS
+LAMBDA_TEMPORAL = recipes.CONST_LAMBDA_TEMPORAL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +37,7 @@ class Budget:
     discriminator_filters: int
     discriminator_layers: int
     chunk: int = 100
+    temporal_stride: bool = True  # 3D: halve time at each down step (the authors' code)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +66,9 @@ TABLES = {
         data.coloured_moving_mnist, "a2b",
         {
             "smoke": Budget(dict(n=10, frames=8, size=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
-            "quick": Budget(dict(n=200, frames=16, size=32, seed=0), 8, 1500, 8, 3, 8, 2),
+            # 3D keeps the frame rate inside: at width 8 the 8->2 frame bottleneck
+            # left digits speckled (shape L2 9.6 vs 6.7; see docs/results/table1.md).
+            "quick": Budget(dict(n=200, frames=16, size=32, seed=0), 8, 1500, 8, 3, 8, 2, temporal_stride=False),
             "full": Budget(dict(n=1000, frames=30, size=84, seed=0), 8, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -88,63 +90,33 @@ def table(name):
     return TABLES[name]
 
 
-# ----------------------------------------------------------------- models
-def _frame_shape(dataset):
-    return tuple(dataset.a.shape[2:])
+# ---------------------------------------------------------------- recipes
+GENERATOR_NAMES = {"table1": "coloured_moving_mnist", "table2": "volumetric_mnist", "table4": "synthetic_street"}
 
 
-def build_method(method, dataset, budget):
-    """The method's CycleGAN; 2D widths are chosen to match the 3D parameter count."""
-    frame = _frame_shape(dataset)
-    channels_b = dataset.b.shape[-1]
-    common = dict(channels_b=channels_b, num_blocks=budget.num_blocks,
-                  discriminator_layers=budget.discriminator_layers,
-                  domains=(dataset.domain_a, dataset.domain_b))
-    shape_3d = (budget.clip_length,) + frame
-    if method == "3d":
-        return cyclegan_3d(shape_3d, filters=budget.filters,
-                           discriminator_filters=budget.discriminator_filters, name="v2v_3d", **common)
+def recipe_for(name, budget, method, steps=None):
+    """The recipe `reproduce` trains for one method: the same one `keras-v2v train` runs."""
+    spec = table(name)
+    if budget not in spec.budgets:
+        raise ValueError(f"Unknown budget {budget!r}; choose one of {sorted(spec.budgets)}.")
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")
-    target = cyclegan_3d(shape_3d, filters=budget.filters,
-                         discriminator_filters=budget.discriminator_filters, **common)
-    filters = matched_width(lambda f: cyclegan_2d(frame, filters=f, discriminator_filters=f, **common),
-                            target.generator_a2b.count_params())
-    return cyclegan_2d(frame, filters=filters, discriminator_filters=filters,
-                       name=f"v2v_{method.replace('-', '_')}", **common)
-
-
-def matched_width(build, target_params, widest=256):
-    """The width whose generator parameter count is closest to `target_params`."""
-    best, best_gap = 1, None
-    for width in range(1, widest + 1):
-        count = build(width).generator_a2b.count_params()
-        gap = abs(count - target_params)
-        if best_gap is None or gap < best_gap:
-            best, best_gap = width, gap
-        if count > target_params:
-            break
-    return best
-
-
-def method_batches(method, train, budget, seed):
-    """Paper Fig. 4: clips for 3D, random or sequential frames for 2D."""
-    mode = {"3d": "clips", "2d-random": "random"}.get(method, "sequential")
-    batch_size = 1 if method == "3d" else budget.clip_length
-    return data.UnpairedVideoDataset(
-        train.a, train.b, mode=mode, batch_size=batch_size, clip_length=budget.clip_length,
-        steps_per_epoch=budget.chunk, seed=seed,
+    plan = spec.budgets[budget]
+    model = dict(clip_length=plan.clip_length, num_blocks=plan.num_blocks,
+                 discriminator_filters=plan.discriminator_filters,
+                 discriminator_layers=plan.discriminator_layers, temporal_stride=plan.temporal_stride)
+    if method == "3d":
+        model["filters"] = plan.filters
+    else:
+        model.update(filters="match-3d", reference_3d_filters=plan.filters)
+    return recipes.Recipe(
+        name=f"{name}-{budget}-{method}", task=name, method=method,
+        dataset={"generator": GENERATOR_NAMES[name], **plan.dataset, "split": 0.7, "split_seed": 0},
+        model=model,
+        training=dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
+                      lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0),
+        export={},
     )
-
-
-def compile_method(model, method):
-    model.compile(
-        generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        discriminator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-        lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0,
-        seed=0,
-    )
-    return model
 
 
 # ------------------------------------------------------------- evaluation
@@ -244,8 +216,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     train, test = dataset.split(0.7, seed=0)
     results, predictions = {}, {}
     for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"Unknown method {method!r}; choose from {METHODS}.")
+        recipe = recipe_for(name, budget, method, steps=plan.steps)
         run_dir = os.path.join(runs_dir, f"{name}-{budget}", method)
         scored = os.path.join(run_dir, "metrics.json")
         if os.path.exists(scored) and read_progress(run_dir)["steps_done"] >= plan.steps:
@@ -255,11 +226,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
         else:
             if verbose:
                 print(f"[{name}/{budget}] training {method} for {plan.steps} steps in {run_dir}")
-            batches = method_batches(method, train, plan, seed=0)
-            model, progress = train_resumable(
-                lambda: compile_method(build_method(method, dataset, plan), method),
-                batches, plan.steps, run_dir, steps_per_chunk=plan.chunk, verbose=verbose,
-            )
+            model, progress, _ = recipes.train(recipe, run_dir, verbose=verbose, tensorboard=False)
             results[method] = {
                 "steps": progress["steps_done"],
                 "train_seconds": progress.get("train_seconds", 0.0),

@@ -4,26 +4,25 @@ import keras
 import numpy as np
 import pytest
 
-from keras_v2v import cli, data, reproduce
+from keras_v2v import cli, data, recipes, reproduce
 from keras_v2v.training import read_progress, train_resumable
 
 from helpers import all_weights, tiny_2d
 
 
 def test_two_dimensional_methods_match_the_3d_parameter_count():
-    spec = reproduce.table("table2")
-    budget = spec.budgets["quick"]
-    dataset = data.volumetric_mnist(n=4, depth=16, size=32, seed=0)
-    counts = {m: reproduce.build_method(m, dataset, budget).generator_a2b.count_params()
-              for m in ("3d", "2d-random")}
+    counts = {}
+    for method in ("3d", "2d-random"):
+        recipe = reproduce.recipe_for("table2", "quick", method).replace(dataset={"n": 4})
+        counts[method] = recipes.build_model(recipe, recipes.load_data(recipe)).generator_a2b.count_params()
     assert abs(counts["2d-random"] - counts["3d"]) / counts["3d"] < 0.05
 
 
 def test_method_batches_follow_figure_4():
-    spec = reproduce.table("table2")
-    budget = spec.budgets["smoke"]
-    train, _ = spec.dataset("smoke").split(0.7, seed=0)
-    shapes = {m: reproduce.method_batches(m, train, budget, seed=0)[0][0].shape for m in reproduce.METHODS}
+    shapes = {}
+    for method in reproduce.METHODS:
+        recipe = reproduce.recipe_for("table2", "smoke", method)
+        shapes[method] = recipes.batches(recipe, recipes.load_data(recipe))[0][0].shape
     assert shapes["3d"] == (1, 8, 16, 16, 1)
     assert shapes["2d-random"] == shapes["2d-sequential"] == (8, 16, 16, 1)
 
@@ -79,8 +78,8 @@ def test_reproduce_smoke_writes_report_json_and_samples(tmp_path, capsys):
 
 
 def test_evaluate_scores_a_preset(tmp_path, capsys):
-    model = reproduce.build_method("3d", reproduce.table("table2").dataset("smoke"),
-                                   reproduce.table("table2").budgets["smoke"])
+    recipe = reproduce.recipe_for("table2", "smoke", "3d")
+    model = recipes.build_model(recipe, recipes.load_data(recipe))
     model.save_pretrained(tmp_path / "preset")
     out = tmp_path / "scores.json"
     assert cli.main(["evaluate", "--model", str(tmp_path / "preset"), "--dataset", "vmnist",

@@ -1,0 +1,822 @@
+"""The Gradio demo: upload a clip, pick a preset and a direction, get the translation.
+
+    keras-v2v demo [--host 127.0.0.1] [--port 7860] [--share]
+    python apps/app.py                      # the same app, as a Hugging Face Space runs it
+
+The page gives the translated video, a side-by-side view (input | output |
+2D baseline) and a plot of temporal consistency: the mean absolute change
+between consecutive frames of the input, of the output and, for 3D presets
+that have one, of the task's framewise 2D baseline. A 3D model that keeps
+time coherent follows the input's curve; a framewise model flickers above it.
+
+Everything the public demo needs is here and does not depend on Gradio being
+installed until ``build_app``/``launch`` is called (``import keras_v2v`` never
+imports Gradio):
+
+- ``read_clip`` decodes at most ``MAX_SECONDS`` seconds / ``MAX_FRAMES``
+  frames, downscaling each frame as it is decoded so that the longer side is
+  at most ``MAX_SIDE`` pixels (memory stays bounded for 4K phone clips);
+  what was cut or downscaled is reported as a notice, never an error.
+- ``translate_clip`` runs a preset (and its baseline) and writes H.264 mp4s
+  into a temporary folder; bad uploads raise ``DemoInputError`` whose text is
+  shown in the page as it is.
+- Models are loaded once per process and cached (``load_model``).
+- Inference runs wherever Keras puts it: the GPU when the backend sees one,
+  the CPU otherwise; on Hugging Face ZeroGPU Spaces the handler is wrapped in
+  ``spaces.GPU`` (only when the ``spaces`` package imports).
+- The queue runs ``CONCURRENCY_LIMIT`` translations at a time and holds at
+  most ``MAX_QUEUE`` waiting requests; uploads over ``MAX_UPLOAD_MB`` are
+  refused by the server (``launch``) and again by the handler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from keras_v2v.data.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------
+# Limits of the public demo
+# --------------------------------------------------------------------------
+
+MAX_UPLOAD_MB = 50  # larger uploads are refused
+MAX_SECONDS = 10.0  # longer clips are cut to their first MAX_SECONDS
+MAX_FRAMES = 300  # and to at most this many frames (10 s at 30 fps)
+MAX_SIDE = 256  # frames are downscaled so that the longer side is at most this
+DEFAULT_FPS = 12.0  # for files that declare no (or an absurd) frame rate
+CONCURRENCY_LIMIT = 2  # translations running at once
+MAX_QUEUE = 32  # requests waiting in the queue; more are turned away
+GPU_DURATION_S = 120  # seconds of ZeroGPU time asked for per request
+OUTPUT_TTL_S = 3600  # output folders older than this are removed
+UPLOAD_SUFFIXES = (".mp4", ".webm", ".mov", ".gif", ".mkv", ".avi", ".m4v")
+TITLE = "keras-v2v: unpaired video-to-video translation"
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one request may hold; the defaults are the module constants."""
+
+    max_upload_mb: float = MAX_UPLOAD_MB
+    max_seconds: float = MAX_SECONDS
+    max_frames: int = MAX_FRAMES
+    max_side: int = MAX_SIDE
+
+    def describe(self):
+        return (
+            f"Uploads up to {self.max_upload_mb:g} MB (mp4, webm, mov, gif). Only the first "
+            f"{self.max_seconds:g} s (at most {self.max_frames} frames) are translated, and "
+            f"frames are downscaled to at most {self.max_side} px on their longer side; "
+            "the page says when a clip was cut or downscaled."
+        )
+
+
+class DemoInputError(ValueError):
+    """A problem with the user's request; its text is shown in the page as it is."""
+
+
+# --------------------------------------------------------------------------
+# Presets
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """One entry of the demo's preset table.
+
+    ``source`` is what ``keras_v2v.from_pretrained`` loads: a preset folder
+    or a zoo name. ``baseline`` names another entry of the same table (the
+    task's framewise 2D model) that 3D presets are compared against.
+    """
+
+    name: str
+    source: str
+    domains: tuple = ("A", "B")
+    rank: int | None = None
+    baseline: str | None = None
+    sample_clip: str | None = None
+    description: str = ""
+    task: str = ""
+    method: str = ""
+    metric: str = ""
+
+
+def _preset_from_folder(name, folder):
+    from keras_v2v import hub
+
+    folder = os.path.abspath(os.fspath(folder))
+    spec = hub.read_preset_spec(folder) or {}
+    shape = spec.get("input_shape")
+    rank = spec.get("rank") or (len(shape) - 1 if shape else None)
+    return Preset(
+        name=name,
+        source=folder,
+        domains=tuple(spec.get("domains") or ("A", "B")),
+        rank=rank,
+        method="3d" if rank == 3 else ("2d" if rank == 2 else ""),
+    )
+
+
+def _preset_from_entry(name, entry):
+    entry = dict(entry)
+    source = entry.get("path") or entry.get("folder") or entry.get("source")
+    base = _preset_from_folder(name, source) if source and os.path.isdir(source) else None
+    rank = entry.get("rank") or (base.rank if base else None)
+    method = entry.get("method") or (base.method if base else "")
+    return Preset(
+        name=name,
+        source=os.fspath(source) if source else name,
+        domains=tuple(entry.get("domains") or (base.domains if base else ("A", "B"))),
+        rank=rank,
+        baseline=entry.get("baseline"),
+        sample_clip=entry.get("sample_clip"),
+        description=entry.get("description") or "",
+        task=entry.get("task") or "",
+        method=method,
+        metric=str(entry.get("metric") or ""),
+    )
+
+
+def bundled_presets(include_hub=False):
+    """Zoo presets whose weights are on this machine (bundled or in the Hugging Face cache).
+
+    ``include_hub=True`` adds those that are downloaded from the Hub on first
+    use (a Space that installed keras-v2v without the repository's zoo/).
+    """
+    import keras_v2v
+
+    wanted = ("bundled", "cached", "hub") if include_hub else ("bundled", "cached")
+    return {
+        e["name"]: _preset_from_entry(e["name"], e)
+        for e in keras_v2v.list_pretrained()
+        if e.get("weights") in wanted
+    }
+
+
+def resolve_presets(presets=None):
+    """``{name: Preset}`` from None (bundled zoo), or ``{name: folder | entry dict | Preset}``.
+
+    Baselines that are not in the table are dropped; a ``NAME-3d`` entry
+    without one gets ``NAME-2d-random`` when the table has it.
+    """
+    if presets is None:
+        table = bundled_presets()
+    else:
+        table = {}
+        for name, value in dict(presets).items():
+            if isinstance(value, Preset):
+                table[name] = dataclasses.replace(value, name=name)
+            elif isinstance(value, dict):
+                table[name] = _preset_from_entry(name, value)
+            else:
+                table[name] = _preset_from_folder(name, value)
+    for name, preset in list(table.items()):
+        baseline = preset.baseline
+        if baseline is None and name.endswith("-3d") and f"{name[:-3]}-2d-random" in table:
+            baseline = f"{name[:-3]}-2d-random"
+        if baseline not in table or baseline == name or preset.rank == 2:
+            baseline = None
+        table[name] = dataclasses.replace(preset, baseline=baseline)
+    return table
+
+
+# --------------------------------------------------------------------------
+# Device and model cache
+# --------------------------------------------------------------------------
+
+
+def device_info():
+    """Where inference runs, in words, e.g. "GPU (NVIDIA H100) - TensorFlow backend"."""
+    import keras
+
+    backend = keras.backend.backend()
+    gpus = []
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            for device in tf.config.list_physical_devices("GPU"):
+                details = tf.config.experimental.get_device_details(device)
+                gpus.append(details.get("device_name") or device.name)
+        elif backend == "jax":
+            import jax
+
+            gpus = [str(getattr(d, "device_kind", d)) for d in jax.devices() if d.platform == "gpu"]
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # a broken driver must not take the demo down: report CPU
+        logger.exception("could not list GPUs")
+        gpus = []
+    if gpus:
+        where = f"GPU ({', '.join(sorted(set(gpus)))})"
+    elif os.environ.get("SPACES_ZERO_GPU"):
+        where = "ZeroGPU (a GPU is attached per request)"
+    else:
+        where = "CPU"
+    return f"{where} - Keras {backend} backend"
+
+
+_MODELS = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(source):
+    """``keras_v2v.from_pretrained(source)``, loaded once per process and cached."""
+    import keras_v2v
+
+    source = os.fspath(source)
+    key = os.path.abspath(source) if os.path.isdir(source) else source
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            # Generators only: about half the memory; the demo never trains.
+            model = keras_v2v.from_pretrained(source, discriminators=False)
+            _MODELS[key] = model
+    return model
+
+
+def clear_model_cache():
+    with _MODELS_LOCK:
+        _MODELS.clear()
+
+
+# --------------------------------------------------------------------------
+# Reading an upload within the limits
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Clip:
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    fps: float
+    notices: list
+    source_size: tuple  # (height, width) as uploaded
+
+
+def _target_size(height, width, max_side):
+    if max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    # Even sides: H.264 (yuv420p) stores them without padding.
+    return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
+
+
+def _frame_rgb(frame, size, path, index):
+    """One decoded frame -> uint8 (H, W, 3) of ``size``, resized while converting."""
+    from keras_v2v.data import video_io
+
+    height, width = size
+    try:
+        if (frame.height, frame.width) == (height, width):
+            return frame.to_ndarray(format="rgb24")
+        try:  # swscale's area filter: fast, and no full-size copy of a 4K frame
+            return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+        except (TypeError, ValueError):  # older PyAV without `interpolation`
+            full = frame.to_ndarray(format="rgb24")
+            return video_io.resize_frames(full[None], size)[0]
+    except video_io._DECODE_ERRORS as e:
+        raise DataError(path, f"frame {index} could not be converted to RGB ({e})") from e
+
+
+def _duration_s(container, stream):
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
+    return None
+
+
+def _readable(problem, path, name):
+    """A DataError's problem without server paths or errno numbers."""
+    return re.sub(r"\[Errno -?\d+\] ", "", str(problem).replace(path, name))
+
+
+def read_clip(path, limits=None):
+    """Decode an upload within ``limits`` -> ``Clip`` (frames, fps, notices).
+
+    Decodes front to back and stops at the time/frame limit, resizing each
+    frame as it is decoded, so memory is bounded whatever the upload's size.
+
+    Raises:
+        DemoInputError: with a message for the user (too large, unreadable,
+            no video stream, no decodable frame).
+    """
+    from keras_v2v.data import video_io
+
+    limits = limits or Limits()
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    formats = "an mp4, webm, mov or gif clip"
+    if not os.path.isfile(path):
+        raise DemoInputError(f"The upload {name} is gone from the server; upload it again.")
+    size = os.path.getsize(path)
+    if size > limits.max_upload_mb * 2**20:
+        raise DemoInputError(
+            f"{name} is {size / 2**20:.1f} MB; the demo accepts uploads up to "
+            f"{limits.max_upload_mb:g} MB. Trim or compress the clip and try again."
+        )
+    if size == 0:
+        raise DemoInputError(f"{name} is empty (0 bytes); upload {formats}.")
+
+    notices, frames = [], []
+    try:
+        with video_io._open(path) as container:
+            stream = video_io._video_stream(container, path)
+            stream.thread_type = "AUTO"
+            rate = video_io._frame_rate(stream)
+            fps = float(rate) if rate and 0 < float(rate) <= 240 else None
+            if fps is None:
+                fps = DEFAULT_FPS
+                notices.append(f"{name} declares no usable frame rate; assuming {DEFAULT_FPS:g} fps.")
+            budget = max(1, min(limits.max_frames, math.floor(limits.max_seconds * fps + 1e-6)))
+            declared, duration = int(stream.frames or 0), _duration_s(container, stream)
+            source_size = target = None
+            more = False
+            try:
+                for frame in video_io._decoded(container, stream, path):
+                    if len(frames) >= budget:
+                        more = True
+                        break
+                    if target is None:
+                        source_size = (frame.height, frame.width)
+                        target = _target_size(frame.height, frame.width, limits.max_side)
+                    frames.append(_frame_rgb(frame, target, path, len(frames)))
+            except DataError as e:
+                if not frames:
+                    raise
+                notices.append(
+                    f"{name} stops decoding after frame {len(frames)} (truncated or corrupt: "
+                    f"{_readable(e.problem, path, name)}); the {len(frames)} frames that decode are "
+                    "translated."
+                )
+    except DataError as e:
+        problem = _readable(e.problem, path, name)
+        raise DemoInputError(
+            f"Could not read {name}: {problem}. Upload {formats} that FFmpeg can decode."
+        ) from e
+    if not frames:
+        raise DemoInputError(f"Could not read {name}: it holds no decodable video frames. Upload {formats}.")
+
+    kept = len(frames)
+    if more:
+        total = (
+            f"{duration:.1f} s" if duration else f"{declared} frames" if declared else "a longer clip"
+        )
+        notices.append(
+            f"Clip cut to its first {kept} frames ({kept / fps:.1f} s of {total}): the demo "
+            f"translates at most {limits.max_seconds:g} s and {limits.max_frames} frames."
+        )
+    if target != source_size:
+        notices.append(
+            f"Frames downscaled from {source_size[1]}x{source_size[0]} to {target[1]}x{target[0]} "
+            f"px (the demo's limit is {limits.max_side} px on the longer side)."
+        )
+    return Clip(np.stack(frames), fps, notices, source_size)
+
+
+# --------------------------------------------------------------------------
+# Translation
+# --------------------------------------------------------------------------
+
+
+def frame_changes(video):
+    """Per-frame change ``mean |v_t - v_{t-1}|`` in [0, 1] units -> (T-1,) float64."""
+    v = np.asarray(video)
+    v = v.astype(np.float32) / 255.0 if v.dtype == np.uint8 else v.astype(np.float32)
+    if len(v) < 2:
+        return np.zeros((0,), np.float64)
+    return np.abs(np.diff(v, axis=0)).mean(axis=tuple(range(1, v.ndim))).astype(np.float64)
+
+
+def _match_channels(video, channels):
+    if video.shape[-1] == channels:
+        return video
+    if channels == 1:
+        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
+    return np.repeat(video, channels, axis=-1)
+
+
+_OUTPUT_ROOT = os.path.join(tempfile.gettempdir(), "keras-v2v-demo")
+
+
+def _output_dir():
+    """A fresh folder for one request's videos; folders older than OUTPUT_TTL_S go."""
+    os.makedirs(_OUTPUT_ROOT, exist_ok=True)
+    now = time.time()
+    for entry in os.scandir(_OUTPUT_ROOT):
+        try:
+            if entry.is_dir() and now - entry.stat().st_mtime > OUTPUT_TTL_S:
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            pass
+    return tempfile.mkdtemp(prefix="run-", dir=_OUTPUT_ROOT)
+
+
+@dataclasses.dataclass
+class Result:
+    video: str  # translated mp4
+    side_by_side: str  # input | output [| baseline] mp4
+    curves: dict  # series name -> (T-1,) per-frame change
+    flicker: dict  # series name -> mean per-frame change
+    notices: list
+    summary: str  # markdown
+    frames: int
+    fps: float
+    seconds: float
+
+
+def _series_label(preset):
+    if preset.rank == 3 or preset.method == "3d":
+        return "3D output"
+    if preset.rank == 2:
+        return "2D output"
+    return "output"
+
+
+def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, progress=None, out_dir=None):
+    """Translate an uploaded clip with a preset (and its 2D baseline where there is one).
+
+    Args:
+        path: the uploaded file.
+        preset: a name in ``presets``, or a ``Preset``.
+        direction: "a2b" or "b2a".
+        presets: ``{name: Preset}`` (see ``resolve_presets``).
+        limits: ``Limits``; None for the module constants.
+        progress: optional ``callable(fraction, desc)``.
+        out_dir: where the mp4s go; None for a fresh temporary folder.
+
+    Raises:
+        DemoInputError: anything the user can fix (message shown as it is).
+    """
+    started = time.perf_counter()
+    report = progress or (lambda fraction, desc=None: None)
+    presets = presets if presets is not None else {}
+    if path is None:
+        raise DemoInputError("Upload a clip (mp4, webm, mov or gif) or pick an example first.")
+    if not isinstance(preset, Preset):
+        if preset not in presets:
+            known = ", ".join(presets) or "none are installed"
+            raise DemoInputError(f"Unknown preset {preset!r}; choose one of: {known}.")
+        preset = presets[preset]
+    if direction not in ("a2b", "b2a"):
+        raise DemoInputError(f"Direction must be 'a2b' or 'b2a', got {direction!r}.")
+
+    report(0.0, "Reading the clip")
+    clip = read_clip(path, limits)
+    report(0.05, f"Loading {preset.name}")
+    model = load_model(preset.source)
+    baseline = presets.get(preset.baseline) if preset.baseline else None
+    baseline_model = load_model(baseline.source) if baseline else None
+
+    source_channels = model.channels_a if direction == "a2b" else model.channels_b
+    video = _match_channels(clip.frames, source_channels)
+    share = 0.6 if baseline_model is not None else 0.85
+
+    def stage(first, width, desc):
+        return lambda done, total: report(first + width * done / max(total, 1), desc)
+
+    label = _series_label(preset)
+    report(0.1, f"Translating with {preset.name}")
+    output = model.translate(
+        video, direction=direction, batch_size=4, progress=stage(0.1, share, f"Translating with {preset.name}")
+    )
+    panels, labels = [clip.frames, output], ["input", label.replace(" output", "")]
+    roomy = clip.frames.shape[2] >= 64  # the 3x5 font fits "2D baseline" from 64 px
+    curves = {"input": frame_changes(video), label: frame_changes(output)}
+    if baseline_model is not None:
+        report(0.1 + share, f"Translating with the 2D baseline {baseline.name}")
+        other = baseline_model.translate(
+            _match_channels(clip.frames, baseline_model.channels_a if direction == "a2b" else baseline_model.channels_b),
+            direction=direction,
+            batch_size=8,
+            progress=stage(0.1 + share, 0.25, f"Translating with the 2D baseline {baseline.name}"),
+        )
+        panels.append(other)
+        labels.append("2D baseline" if roomy else "2D")
+        curves["2D baseline"] = frame_changes(other)
+
+    report(0.95, "Writing the videos")
+    from keras_v2v.data import write_side_by_side, write_video
+
+    out_dir = out_dir or _output_dir()
+    stem = f"{preset.name}-{direction}"
+    video_path = write_video(os.path.join(out_dir, f"{stem}.mp4"), output, fps=clip.fps)
+    side_path = write_side_by_side(
+        os.path.join(out_dir, f"{stem}-side-by-side.mp4"), *panels, labels=labels, fps=clip.fps
+    )
+    flicker = {k: float(v.mean()) if v.size else 0.0 for k, v in curves.items()}
+    seconds = time.perf_counter() - started
+    report(1.0, "Done")
+    return Result(
+        video=video_path,
+        side_by_side=side_path,
+        curves=curves,
+        flicker=flicker,
+        notices=list(clip.notices),
+        summary=_summary(preset, direction, clip, flicker, seconds),
+        frames=len(output),
+        fps=clip.fps,
+        seconds=seconds,
+    )
+
+
+def _summary(preset, direction, clip, flicker, seconds):
+    a, b = preset.domains[:2]
+    src, dst = (a, b) if direction == "a2b" else (b, a)
+    t, h, w = clip.frames.shape[:3]
+    lines = [
+        (
+            f"**{preset.name}**: {src} -> {dst}, {t} frames of {w}x{h} at {clip.fps:.3g} fps, "
+            f"{seconds:.1f} s on {device_info()}."
+        )
+    ]
+    if t >= 2:
+        ref = flicker.get("input", 0.0)
+        parts = []
+        for key, value in flicker.items():
+            ratio = f" ({value / ref:.2f}x the input)" if ref > 0 and key != "input" else ""
+            parts.append(f"{key} {value:.4f}{ratio}")
+        lines.append("Mean frame-to-frame change (0-1 units, lower is steadier): " + "; ".join(parts) + ".")
+    else:
+        lines.append("One frame only: no temporal consistency plot.")
+    return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# The Gradio app
+# --------------------------------------------------------------------------
+
+
+def _gpu(fn):
+    """``spaces.GPU`` (ZeroGPU Spaces) when the package imports; ``fn`` unchanged otherwise."""
+    try:
+        import spaces
+    except Exception:
+        return fn
+    try:
+        return spaces.GPU(duration=GPU_DURATION_S)(fn)
+    except Exception:  # an incompatible `spaces` must not take the demo down
+        logger.exception("spaces.GPU could not wrap the handler; running without it")
+        return fn
+
+
+def _preset_table(presets):
+    if not presets:
+        return (
+            "No presets are installed. Install keras-v2v with its bundled presets, or pass "
+            "`presets={name: folder}` to `keras_v2v.demo.build_app`."
+        )
+    rows = ["| preset | task | method | A -> B | metric | description |", "|---|---|---|---|---|---|"]
+    for p in presets.values():
+        method = p.method or (f"{p.rank}d" if p.rank else "")
+        baseline = f" (vs {p.baseline})" if p.baseline else ""
+        domains = " -> ".join(str(d) for d in p.domains[:2])
+        rows.append(
+            f"| `{p.name}` | {p.task} | {method}{baseline} | {domains} | {p.metric} | {p.description} |"
+        )
+    return "\n".join(rows)
+
+
+def _direction_choices(preset):
+    a, b = (preset.domains[:2] if preset else ("A", "B"))
+    return [(f"A -> B ({a} -> {b})", "a2b"), (f"B -> A ({b} -> {a})", "b2a")]
+
+
+def _preset_help(preset):
+    if preset is None:
+        return ""
+    text = preset.description or f"Translates {preset.domains[0]} <-> {preset.domains[1]}."
+    if preset.baseline:
+        text += f" The plot compares it with its framewise 2D baseline `{preset.baseline}`."
+    return text
+
+
+def _curves_frame(curves):
+    import pandas as pd
+
+    rows = [
+        {"frame": t + 1, "change": float(v), "series": name}
+        for name, values in curves.items()
+        for t, v in enumerate(values)
+    ]
+    return pd.DataFrame(rows, columns=["frame", "change", "series"])
+
+
+def _status(notices, summary=None, error=None):
+    parts = []
+    if error:
+        parts.append(f"**Error:** {error}")
+    parts += [f"**Notice:** {n}" for n in notices]
+    if summary:
+        parts.append(summary)
+    return "\n\n".join(parts)
+
+
+def preload(presets):
+    """Load every preset of ``{name: Preset}`` into the cache now; failures are logged, not raised."""
+    for preset in presets.values():
+        try:
+            load_model(preset.source)
+        except Exception:  # a preset that cannot load is reported when it is chosen
+            logger.exception("could not preload preset %s", preset.name)
+
+
+def build_app(
+    presets=None,
+    *,
+    limits=None,
+    concurrency_limit=CONCURRENCY_LIMIT,
+    max_queue=MAX_QUEUE,
+    title=TITLE,
+    preload_models=False,
+):
+    """The demo as a ``gr.Blocks`` (queued); ``launch`` serves it.
+
+    Args:
+        presets: None for the bundled zoo presets (``keras_v2v.list_pretrained()``
+            entries whose weights are bundled or cached), or a mapping
+            ``{name: preset folder | list_pretrained-style dict | Preset}``.
+        limits: ``Limits`` for uploads; None for the module constants.
+        concurrency_limit: translations running at once.
+        max_queue: requests that may wait; more are turned away.
+        preload_models: load every preset now rather than on its first request.
+    """
+    import gradio as gr
+
+    limits = limits or Limits()
+    table = resolve_presets(presets)
+    if preload_models:
+        preload(table)
+    names = list(table)
+    first = table[names[0]] if names else None
+    device = device_info()
+
+    def on_preset(name, direction):
+        preset = table.get(name)
+        return (
+            gr.update(choices=_direction_choices(preset), value=direction or "a2b"),
+            _preset_help(preset),
+        )
+
+    def inspect_upload(path):
+        if not path:
+            return ""
+        try:
+            clip = read_clip(path, limits)
+        except DemoInputError as e:
+            return _status([], error=str(e))
+        except Exception as e:  # never a crash in the page
+            logger.exception("inspecting an upload failed")
+            return _status([], error=f"Could not read the upload ({type(e).__name__}: {e}).")
+        t, h, w = clip.frames.shape[:3]
+        ready = f"Ready: {t} frames of {w}x{h} at {clip.fps:.3g} fps. Press Translate."
+        return _status(clip.notices, ready)
+
+    @_gpu
+    def translate(path, name, direction, progress=gr.Progress()):
+        def report(fraction, desc=None):
+            progress(min(max(fraction, 0.0), 1.0), desc=desc)
+
+        try:
+            result = translate_clip(path, name, direction, presets=table, limits=limits, progress=report)
+        except DemoInputError as e:
+            gr.Warning(str(e))
+            return None, None, None, _status([], error=str(e))
+        except Exception as e:  # never a crash in the page
+            logger.exception("translation failed")
+            message = f"Translation failed ({type(e).__name__}: {e})."
+            gr.Warning(message)
+            return None, None, None, _status([], error=message)
+        return (
+            result.video,
+            result.side_by_side,
+            _curves_frame(result.curves),
+            _status(result.notices, result.summary),
+        )
+
+    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(
+            f"# {title}\n\nTranslate a short clip with a 3D (spatio-temporal) CycleGAN and compare "
+            "its temporal consistency with the framewise 2D baseline. "
+            f"Running on **{device}**."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(
+                    label="Clip (mp4, webm, mov, gif)",
+                    file_types=list(UPLOAD_SUFFIXES),
+                    type="filepath",
+                    elem_id="v2v-upload",
+                )
+                preset = gr.Dropdown(
+                    choices=names,
+                    value=names[0] if names else None,
+                    label="Preset",
+                    elem_id="v2v-preset",
+                )
+                preset_help = gr.Markdown(_preset_help(first))
+                direction = gr.Radio(
+                    choices=_direction_choices(first), value="a2b", label="Direction", elem_id="v2v-direction"
+                )
+                button = gr.Button("Translate", variant="primary", elem_id="v2v-translate")
+                gr.Markdown(f"**Limits.** {limits.describe()}", elem_id="v2v-limits")
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id="v2v-status")
+                with gr.Row():
+                    output = gr.Video(label="Translation", elem_id="v2v-output", loop=True, autoplay=True)
+                    side = gr.Video(label="Side by side", elem_id="v2v-side-by-side", loop=True, autoplay=True)
+                plot = gr.LinePlot(
+                    x="frame",
+                    y="change",
+                    color="series",
+                    title="Temporal consistency: mean |frame t - frame t-1|",
+                    x_title="frame",
+                    y_title="change (0-1)",
+                    label="Frame-to-frame change",
+                    elem_id="v2v-plot",
+                )
+        examples = [
+            [p.sample_clip, p.name, "a2b"]
+            for p in table.values()
+            if p.sample_clip and os.path.isfile(p.sample_clip)
+        ]
+        if examples:
+            gr.Examples(
+                examples,
+                inputs=[upload, preset, direction],
+                label="Bundled examples",
+                cache_examples=False,
+                elem_id="v2v-examples",
+            )
+        with gr.Accordion("Presets", open=False):
+            gr.Markdown(_preset_table(table))
+
+        preset.change(on_preset, [preset, direction], [direction, preset_help], queue=False)
+        upload.change(inspect_upload, upload, status, concurrency_limit=4, api_name="inspect")
+        button.click(
+            translate,
+            [upload, preset, direction],
+            [output, side, plot, status],
+            api_name="translate",
+            concurrency_limit=concurrency_limit,
+        )
+    app.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
+    app.v2v_presets = table
+    app.v2v_limits = limits
+    return app
+
+
+def launch_kwargs(app):
+    """What ``launch`` passes to ``Blocks.launch`` for the demo's limits."""
+    limits = getattr(app, "v2v_limits", None) or Limits()
+    folders = sorted(
+        {os.path.dirname(os.path.abspath(p.sample_clip)) for p in getattr(app, "v2v_presets", {}).values() if p.sample_clip}
+    )
+    return {"max_file_size": int(limits.max_upload_mb * 2**20), "allowed_paths": folders}
+
+
+def launch(host="127.0.0.1", port=7860, share=False, *, app=None, presets=None, limits=None, **kwargs):
+    """Build (unless ``app`` is given) and serve the demo; blocks unless ``prevent_thread_lock=True``.
+
+    ``host``/``port`` None leave them to Gradio (``GRADIO_SERVER_NAME`` /
+    ``GRADIO_SERVER_PORT``, which Hugging Face Spaces set). Other keyword
+    arguments go to ``gr.Blocks.launch``. Returns the app.
+    """
+    app = app or build_app(presets=presets, limits=limits)
+    options = launch_kwargs(app)
+    options.update(kwargs)
+    app.launch(server_name=host, server_port=port, share=share, **options)
+    return app
+
+
+def demo_command(args):
+    """``keras-v2v demo``: serve the demo until interrupted."""
+    try:
+        import gradio  # noqa: F401
+    except ImportError as error:
+        from keras_v2v.cli import CommandError
+
+        raise CommandError(
+            f"the demo needs Gradio ({error}); install it with `pip install 'keras-v2v[demo]'`"
+        ) from None
+    launch(
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 7860),
+        share=bool(getattr(args, "share", False)),
+    )
+    return 0

@@ -1,0 +1,71 @@
+"""Scores a model on its recipe's held-out split: the numbers a model card reports.
+
+Each synthetic dataset has paired ground truth, so every task has a metric:
+volumetric MNIST and the head phantoms use the L2 of Table 2, coloured
+moving MNIST the shape/colour metrics of Table 1, the street scenes the
+pixel accuracy of Table 4 (the b2a direction, video -> segmentation).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_v2v import metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskMetric:
+    direction: str
+    headline: str  # key of the headline metric
+    lower_is_better: bool
+    describe: str
+
+
+TASK_METRICS = {
+    "volumetric_mnist": TaskMetric("a2b", "L", True, "L = 255 x RMSE to ground truth (paper Table 2)"),
+    "head_phantoms": TaskMetric("a2b", "L", True, "L = 255 x RMSE of the translated CT to the paired CT"),
+    "coloured_moving_mnist": TaskMetric("a2b", "shape_l2", True,
+                                        "shape L2 (% of digit-mask pixels that disagree, paper Table 1)"),
+    "synthetic_street": TaskMetric("b2a", "pixel_accuracy_denoise0", False,
+                                   "pixel accuracy of rgb -> segmentation (paper Table 4)"),
+}
+
+
+def task_metric(generator):
+    if generator not in TASK_METRICS:
+        raise ValueError(f"No held-out metric for dataset {generator!r}; "
+                         f"known: {', '.join(sorted(TASK_METRICS))}")
+    return TASK_METRICS[generator]
+
+
+def translate_all(model, videos, direction, batch_size=4):
+    return np.stack([model.translate(v, direction=direction, batch_size=batch_size) for v in videos])
+
+
+def score(generator, predictions, test):
+    """The dataset's metrics of `predictions` against the paired ground truth of `test`."""
+    from keras_v2v.data import street
+
+    if generator in ("volumetric_mnist", "head_phantoms"):
+        return metrics.evaluate_table2(predictions, test.b)
+    if generator == "coloured_moving_mnist":
+        return metrics.evaluate_table1(predictions, test.b)
+    return metrics.evaluate_table4(predictions, test.extras["class_maps"], street.CLASS_COLOURS)
+
+
+def evaluate(model, generator, test, max_videos=None):
+    """{metrics, direction, videos, headline} of `model` on the paired split `test`."""
+    spec = task_metric(generator)
+    if max_videos and max_videos < len(test):
+        test = _take(test, max_videos)
+    predictions = translate_all(model, test.a if spec.direction == "a2b" else test.b, spec.direction)
+    values = score(generator, predictions, test)
+    return {"metrics": values, "direction": spec.direction, "videos": len(predictions),
+            "headline": {"name": spec.headline, "value": values[spec.headline],
+                         "lower_is_better": spec.lower_is_better, "describe": spec.describe}}
+
+
+def _take(test, n):
+    """The first n pairs of a PairedVideoSet (extras too)."""
+    extras = {k: v[:n] for k, v in (test.extras or {}).items()}
+    return dataclasses.replace(test, a=test.a[:n], b=test.b[:n], extras=extras)

@@ -1,0 +1,231 @@
+"""Named presets: the registry, name resolution, and `from_pretrained` / `list_pretrained`.
+
+`from_pretrained(x)` resolves, in order:
+1. a local preset folder `x`;
+2. a registered name whose folder is bundled in the repository's `zoo/`;
+3. the Hugging Face cache (a registered name's Hub repo, `org/repo`, `hf://org/repo`);
+4. a Hub download through huggingface_hub, unless HF_HUB_OFFLINE is set.
+Weights of registered names are checked against the registry's sha256.
+
+`registry.json` (beside this file) is generated from the `zoo/` folders by
+`python zoo/sync_registry.py`; a test keeps the two in step.
+"""
+
+import difflib
+import json
+import os
+
+from keras_v2v import hub
+
+REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "registry.json")
+# The repository's zoo/ (an editable install or a clone); KERAS_V2V_ZOO points elsewhere.
+DEFAULT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+
+
+class PresetNotFoundError(FileNotFoundError):
+    """A name, folder or repo that resolves to no weights; the message says what to do."""
+
+
+def zoo_dir():
+    return os.environ.get("KERAS_V2V_ZOO", DEFAULT_ZOO)
+
+
+def registry():
+    with open(REGISTRY_FILE) as handle:
+        return json.load(handle)
+
+
+def _offline():
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _bundled_folder(name):
+    folder = os.path.join(zoo_dir(), name)
+    return folder if os.path.exists(os.path.join(folder, hub.WEIGHTS_FILE)) else None
+
+
+def _snapshot(repo_id, revision=None, token=None, local_only=False):
+    """The repo's folder from the HF cache (local_only) or a download; None when not cached."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(repo_id, revision=revision, token=token, local_files_only=local_only)
+    except LocalEntryNotFoundError:
+        if local_only:
+            return None
+        raise
+
+
+def weights_location(name, entry=None):
+    """Where a registered preset's weights are: bundled, cached, hub or recipe only."""
+    entry = entry or registry()[name]
+    if entry.get("recipe_only"):
+        return "recipe only"
+    if _bundled_folder(name):
+        return "bundled"
+    if entry.get("hub_repo"):
+        try:
+            if _snapshot(entry["hub_repo"], local_only=True):
+                return "cached"
+        except Exception:  # a broken cache is reported when loading, not when listing
+            pass
+        return "hub"
+    return "missing"
+
+
+def list_pretrained():
+    """One dict per registered preset: name, task, method, shape, parameters, weights, metric."""
+    rows = []
+    for name, entry in sorted(registry().items()):
+        sample = entry.get("sample_clip")
+        if sample:
+            sample = os.path.join(os.path.dirname(zoo_dir()), sample)
+        rows.append({
+            "name": name,
+            "task": entry["task"],
+            "method": entry["method"],
+            "rank": 3 if entry["method"] == "3d" else 2,
+            "input_shape": entry["input_shape"],
+            "parameters": entry["parameters"],
+            "weights": weights_location(name, entry),
+            "metric": entry.get("metric", ""),
+            "domains": entry["domains"],
+            "baseline": entry.get("baseline"),
+            "sample_clip": sample if sample and os.path.exists(sample) else None,
+            "description": entry.get("description", ""),
+            "hub_repo": entry.get("hub_repo"),
+        })
+    return rows
+
+
+def _unknown(name, names):
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return PresetNotFoundError(
+        f"Unknown preset {name!r}: not a folder, not a registered name, not a Hub repo id (org/name).{hint} "
+        "`keras-v2v list` shows the registered names."
+    )
+
+
+def _recipe_only(name, entry):
+    recipe = os.path.join("zoo", name, "recipe.toml")
+    return PresetNotFoundError(
+        f"{name!r} is registered as recipe only: no weights have been trained for it yet "
+        f"({entry.get('description', '')}). It needs the real data, which is not redistributable. "
+        f"Train it with `keras-v2v train {recipe} --data-root /path/to/viper --out zoo/{name}`, "
+        f"then publish it with `keras-v2v publish zoo/{name} --repo <org>/{name}`."
+    )
+
+
+def resolve(preset, revision=None, token=None):
+    """(folder, expected sha256 or None, label) for `preset`; downloads only when allowed."""
+    preset = os.fspath(preset)
+    if os.path.isdir(preset):
+        return preset, None, preset
+    entries = registry()
+    if preset in entries:
+        entry = entries[preset]
+        if entry.get("recipe_only"):
+            raise _recipe_only(preset, entry)
+        folder = _bundled_folder(preset)
+        if folder:
+            return folder, entry["sha256"], preset
+        repo_id = entry.get("hub_repo")
+        if not repo_id:
+            raise PresetNotFoundError(f"{preset!r}: weights are neither bundled in {zoo_dir()} nor on the Hub.")
+        return _from_hub(repo_id, revision, token, preset, entry), entry["sha256"], preset
+    repo_id = preset[len("hf://"):] if preset.startswith("hf://") else preset
+    looks_like_path = preset.startswith((".", "/", "~")) or os.sep + os.sep in preset or preset.count("/") > 1
+    if repo_id.count("/") == 1 and not looks_like_path and all(repo_id.split("/")):
+        return _from_hub(repo_id, revision, token, preset, None), None, preset
+    if looks_like_path or os.path.exists(preset):
+        raise PresetNotFoundError(
+            f"No preset folder at {preset!r}. Expected a folder written by `model.save_pretrained(...)` "
+            "(config.json, model.weights.h5, keras_v2v.json), a registered name or a Hub repo id."
+        )
+    raise _unknown(preset, list(entries))
+
+
+def _from_hub(repo_id, revision, token, label, entry):
+    folder = _snapshot(repo_id, revision, token, local_only=True)
+    if folder:
+        return folder
+    if _offline():
+        how = (f"train it with `keras-v2v train zoo/{label}/recipe.toml` or " if entry else "")
+        raise PresetNotFoundError(
+            f"{label}: weights are not bundled and not in the Hugging Face cache "
+            f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}), and HF_HUB_OFFLINE is set. "
+            f"{how[:1].upper() + how[1:] if how else ''}download them once online "
+            f"(`huggingface-cli download {repo_id}`), or pass a local preset folder."
+        )
+    try:
+        return _snapshot(repo_id, revision, token)
+    except Exception as error:  # huggingface_hub raises many kinds; one line is enough
+        raise PresetNotFoundError(f"{label}: could not download {repo_id} from the Hub: {error}") from None
+
+
+def from_pretrained(preset, revision=None, token=None, discriminators=True):
+    """Loads a CycleGAN from a name, a preset folder, `org/repo` or `hf://org/repo`.
+
+    Args:
+        preset: see the module docstring for the resolution order.
+        revision: Hub branch, tag or commit.
+        token: Hub token for private repos.
+        discriminators: False loads the generators only (inference: less
+            memory; the model cannot be trained).
+    """
+    folder, expected, label = resolve(preset, revision=revision, token=token)
+    return hub.load_folder(folder, expected_sha256=expected, discriminators=discriminators, label=label)
+
+
+# ------------------------------------------------------------- maintenance
+def registry_entry(folder):
+    """The registry entry of one zoo folder: from its recipe and, when trained, its keras_v2v.json."""
+    from keras_v2v import recipes
+
+    recipe = recipes.load_recipe(os.path.join(folder, "recipe.toml"))
+    spec = hub.read_preset_spec(folder)
+    entry = {
+        "task": recipe.task,
+        "method": recipe.method,
+        "description": recipe.description,
+        "hub_repo": recipe.export.get("hub_repo"),
+        "sample_clip": recipe.export.get("sample_clip"),
+    }
+    if spec is None:
+        entry.update(recipe_only=True, sha256=None, metric="", parameters=_untrained_parameters(recipe),
+                     input_shape=[recipe.model["clip_length"]] * recipe.is_3d + _recipe_frame(recipe),
+                     domains=["segmentation", "rgb"] if recipe.dataset["generator"] == "gta" else ["a", "b"])
+        return entry
+    entry.update(recipe_only=False, sha256=spec["sha256"][hub.WEIGHTS_FILE], metric=spec.get("metric", ""),
+                 parameters=spec["parameters"]["generator_a2b"], input_shape=spec["input_shape"],
+                 domains=spec["domains"])
+    return entry
+
+
+def _recipe_frame(recipe):
+    size = recipe.dataset.get("size") or [recipe.dataset.get("height"), recipe.dataset.get("width")]
+    size = [size, size] if isinstance(size, int) else list(size)
+    return size + [3]
+
+
+def _untrained_parameters(recipe):
+    """Generator parameters of a recipe nobody has trained: built on the fly (no data needed)."""
+    from keras_v2v import recipes
+
+    frame = tuple(_recipe_frame(recipe))
+    stand_in = recipes.RecipeData(None, None, None, frame, 3, ("segmentation", "rgb"))
+    return recipes.build_model(recipe, stand_in).generator_a2b.count_params()
+
+
+def registry_from_zoo(zoo):
+    entries = {}
+    for name in sorted(os.listdir(zoo)):
+        if os.path.exists(os.path.join(zoo, name, "recipe.toml")):
+            entries[name] = registry_entry(os.path.join(zoo, name))
+    for name, entry in entries.items():
+        # A 3D preset's framewise "random" baseline, for comparisons (the demo's plot).
+        baseline = f"{entry['task']}-2d-random"
+        entry["baseline"] = baseline if entry["method"] == "3d" and baseline in entries else None
+    return entries
