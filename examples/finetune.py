@@ -17,7 +17,6 @@ The result is a preset folder: ``keras_v2v.from_pretrained("my-preset/")``,
 """
 
 import argparse
-import inspect
 import sys
 
 import keras
@@ -41,24 +40,12 @@ class ChannelAdapter:
         return self.source.num_frames(i)
 
     def read(self, i, start, stop):
-        return to_channels(self.source.read(i, start, stop), self.channels)
-
-
-def to_channels(video, channels):
-    video = np.asarray(video)
-    if video.shape[-1] == channels:
-        return video
-    if channels == 1:
-        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
-    return np.repeat(video, channels, axis=-1)
+        return data.to_channels(self.source.read(i, start, stop), self.channels)
 
 
 def load_for_training(preset):
     """The preset with its discriminators (needed to train)."""
-    if "discriminators" in inspect.signature(v2v.from_pretrained).parameters:
-        return v2v.from_pretrained(preset, discriminators=True)
-    return v2v.from_pretrained(preset)
+    return v2v.from_pretrained(preset, discriminators=True)
 
 
 def parse_args(argv=None):
@@ -125,7 +112,7 @@ def main(argv=None):
 
     # Reload and check that the saved preset translates exactly as the trained model does.
     reloaded = v2v.from_pretrained(args.out)
-    video = to_channels(data.read_video(source_a.source.paths[0], 0, depth), model.channels_a)
+    video = data.to_channels(data.read_video(source_a.source.paths[0], 0, depth), model.channels_a)
     video = resize_frames(video, (height, width))
     expected = model.translate(video)
     found = reloaded.translate(video)

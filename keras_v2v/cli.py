@@ -43,17 +43,12 @@ def _read_input(path, window):
 
 
 def _match_channels(video, channels, path):
-    """Grey <-> RGB conversion where the model needs the other one."""
-    import numpy as np
+    from keras_v2v import data
 
-    if video.shape[-1] == channels:
-        return video
-    if video.shape[-1] == 3 and channels == 1:
-        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return grey[..., None].astype(video.dtype)
-    if video.shape[-1] == 1 and channels == 3:
-        return np.repeat(video, 3, axis=-1)
-    raise CommandError(f"{path}: {video.shape[-1]} channels, but the model expects {channels}")
+    try:
+        return data.to_channels(video, channels)
+    except ValueError as error:
+        raise CommandError(f"{path}: {error}; the model expects {channels}") from None
 
 
 def _progress_printer():

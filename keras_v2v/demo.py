@@ -43,6 +43,7 @@ import time
 
 import numpy as np
 
+from keras_v2v import data
 from keras_v2v.data.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -157,11 +158,10 @@ def bundled_presets(include_hub=False):
     import keras_v2v
 
     wanted = ("bundled", "cached", "hub") if include_hub else ("bundled", "cached")
-    return {
-        e["name"]: _preset_from_entry(e["name"], e)
-        for e in keras_v2v.list_pretrained()
-        if e.get("weights") in wanted
-    }
+    entries = [e for e in keras_v2v.list_pretrained() if e.get("weights") in wanted]
+    # The 3D models first: they are what the demo shows; their 2D baselines follow.
+    entries.sort(key=lambda e: (e.get("method") != "3d", e["name"]))
+    return {e["name"]: _preset_from_entry(e["name"], e) for e in entries}
 
 
 def resolve_presets(presets=None):
@@ -402,15 +402,6 @@ def frame_changes(video):
     return np.abs(np.diff(v, axis=0)).mean(axis=tuple(range(1, v.ndim))).astype(np.float64)
 
 
-def _match_channels(video, channels):
-    if video.shape[-1] == channels:
-        return video
-    if channels == 1:
-        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None]
-    return np.repeat(video, channels, axis=-1)
-
-
 _OUTPUT_ROOT = os.path.join(tempfile.gettempdir(), "keras-v2v-demo")
 
 
@@ -484,7 +475,7 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
     baseline_model = load_model(baseline.source) if baseline else None
 
     source_channels = model.channels_a if direction == "a2b" else model.channels_b
-    video = _match_channels(clip.frames, source_channels)
+    video = data.to_channels(clip.frames, source_channels)
     share = 0.6 if baseline_model is not None else 0.85
 
     def stage(first, width, desc):
@@ -501,7 +492,8 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
     if baseline_model is not None:
         report(0.1 + share, f"Translating with the 2D baseline {baseline.name}")
         other = baseline_model.translate(
-            _match_channels(clip.frames, baseline_model.channels_a if direction == "a2b" else baseline_model.channels_b),
+            data.to_channels(clip.frames,
+                             baseline_model.channels_a if direction == "a2b" else baseline_model.channels_b),
             direction=direction,
             batch_size=8,
             progress=stage(0.1 + share, 0.25, f"Translating with the 2D baseline {baseline.name}"),
@@ -750,15 +742,17 @@ def build_app(
                     label="Frame-to-frame change",
                     elem_id="v2v-plot",
                 )
+        # Clip and preset only: the direction's labels depend on the preset, and picking
+        # the preset resets them (on_preset).
         examples = [
-            [p.sample_clip, p.name, "a2b"]
+            [p.sample_clip, p.name]
             for p in table.values()
             if p.sample_clip and os.path.isfile(p.sample_clip)
         ]
         if examples:
             gr.Examples(
                 examples,
-                inputs=[upload, preset, direction],
+                inputs=[upload, preset],
                 label="Bundled examples",
                 cache_examples=False,
                 elem_id="v2v-examples",

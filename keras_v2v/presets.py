@@ -50,7 +50,9 @@ def _snapshot(repo_id, revision=None, token=None, local_only=False):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        return snapshot_download(repo_id, revision=revision, token=token, local_files_only=local_only)
+        # HF_ENDPOINT is read here, not only when huggingface_hub was imported (mirrors, tests).
+        return snapshot_download(repo_id, revision=revision, token=token, local_files_only=local_only,
+                                 endpoint=os.environ.get("HF_ENDPOINT") or None)
     except LocalEntryNotFoundError:
         if local_only:
             return None
@@ -110,10 +112,12 @@ def _unknown(name, names):
 
 def _recipe_only(name, entry):
     recipe = os.path.join("zoo", name, "recipe.toml")
+    data = " --data-root /path/to/viper" if entry.get("generator") == "gta" else ""
+    why = (" It needs the real VIPER / Playing for Benchmarks data, which keras-v2v cannot redistribute."
+           if data else "")
     return PresetNotFoundError(
-        f"{name!r} is registered as recipe only: no weights have been trained for it yet "
-        f"({entry.get('description', '')}). It needs the real data, which is not redistributable. "
-        f"Train it with `keras-v2v train {recipe} --data-root /path/to/viper --out zoo/{name}`, "
+        f"{name!r} is registered as recipe only: no weights have been trained for it yet.{why} "
+        f"Train it with `keras-v2v train {recipe}{data} --out zoo/{name}`, "
         f"then publish it with `keras-v2v publish zoo/{name} --repo <org>/{name}`."
     )
 
@@ -189,6 +193,7 @@ def registry_entry(folder):
     entry = {
         "task": recipe.task,
         "method": recipe.method,
+        "generator": recipe.dataset["generator"],
         "description": recipe.description,
         "hub_repo": recipe.export.get("hub_repo"),
         "sample_clip": recipe.export.get("sample_clip"),

@@ -406,3 +406,16 @@ def test_tfio_probe_is_a_cached_bool(monkeypatch):
     assert _tfio.video_ops_available() is False
     assert _tfio.dicom_ops_available() is False
     _tfio.clear_cache()
+
+
+def test_to_channels_converts_grey_and_rgb_only():
+    from keras_v2v.data import to_channels
+
+    rgb = np.zeros((2, 4, 4, 3), np.uint8)
+    rgb[..., 0] = 255  # pure red
+    grey = to_channels(rgb, 1)
+    assert grey.shape == (2, 4, 4, 1) and grey.dtype == np.uint8 and int(grey[0, 0, 0, 0]) == 76  # 0.299 * 255
+    np.testing.assert_array_equal(to_channels(grey, 3), np.repeat(grey, 3, axis=-1))
+    assert to_channels(rgb, 3) is rgb
+    with pytest.raises(ValueError, match="cannot convert 2 channels to 3"):
+        to_channels(np.zeros((1, 2, 2, 2), np.uint8), 3)

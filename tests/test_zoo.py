@@ -150,7 +150,7 @@ def test_hub_download_then_cache_then_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_V2V_ZOO", str(tmp_path / "empty-zoo"))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     with HubStandIn() as standin:
-        monkeypatch.setattr(constants, "ENDPOINT", standin.endpoint)
+        monkeypatch.setenv("HF_ENDPOINT", standin.endpoint)
         publish.push_to_hub(os.path.join(ZOO, "vmnist-sph2sand-3d"), "keras-v2v/vmnist-sph2sand-3d",
                             token="hf_test", endpoint=standin.endpoint)
         downloaded = v2v.from_pretrained("vmnist-sph2sand-3d", discriminators=False)

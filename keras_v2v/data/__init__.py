@@ -13,7 +13,7 @@ from keras_v2v.data.sampler import MODES, UnpairedVideoDataset
 from keras_v2v.data.sources import ArraySource, FrameFolderSource, VideoFileSource, as_source
 from keras_v2v.data.street import STREET_CLASSES, synthetic_street
 from keras_v2v.data.synthetic import PairedVideoSet
-from keras_v2v.data.video_io import read_frames, read_video, video_info, write_video
+from keras_v2v.data.video_io import read_frames, read_video, to_channels, video_info, write_video
 from keras_v2v.data.volume_io import read_volume, write_nifti
 from keras_v2v.data.volumetric_mnist import volumetric_mnist
 from keras_v2v.data.writers import side_by_side, write_side_by_side
@@ -38,6 +38,7 @@ __all__ = [
     "PairedVideoSet",
     "read_frames",
     "read_video",
+    "to_channels",
     "video_info",
     "write_video",
     "read_volume",

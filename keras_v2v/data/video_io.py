@@ -778,3 +778,21 @@ def write_frames(folder, frames, *, prefix="frame_"):
     if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
         raise ValueError(f"write_frames: {folder} looks like a video file, not a folder")
     return write_video(folder, frames, prefix=prefix)
+
+
+def to_channels(video, channels):
+    """Grey <-> RGB: ``video`` (..., C) uint8 with ``channels`` (1 or 3) channels.
+
+    RGB -> grey uses the ITU-R BT.601 luma weights; grey -> RGB repeats the
+    channel. Other channel counts raise ValueError.
+    """
+    video = np.asarray(video)
+    have = video.shape[-1]
+    if have == channels:
+        return video
+    if have == 3 and channels == 1:
+        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        return np.clip(np.rint(grey), 0, 255).astype(video.dtype)[..., None]
+    if have == 1 and channels == 3:
+        return np.repeat(video, 3, axis=-1)
+    raise ValueError(f"cannot convert {have} channels to {channels} (only grey <-> RGB)")
