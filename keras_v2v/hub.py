@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
 import keras
 
@@ -136,7 +137,6 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
     """
     # Registers the custom layers before Keras reads the config.
     import keras_v2v  # noqa: F401
-    from keras_v2v.cyclegan import CycleGAN
 
     directory = os.fspath(directory)
     label = label or directory
@@ -159,19 +159,33 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
                 "weights were changed or corrupted. Re-download or re-export the preset."
             )
     try:
-        if discriminators:
-            return keras.saving.load_model(directory, compile=False)
-        with open(os.path.join(directory, "config.json")) as handle:
-            config = dict(json.load(handle)["config"])
-        config["discriminator_a"] = config["discriminator_b"] = None
-        model = CycleGAN.from_config(config)
-        model.load_weights(weights)
+        # Keras only warns when parts of the weights file match nothing; a preset must match fully.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = _load(directory, weights, discriminators)
+        skipped = [w for w in caught if "saving" in str(w.filename) and issubclass(w.category, UserWarning)]
+        if skipped:
+            raise ValueError(str(skipped[0].message))
         return model
     except (ValueError, KeyError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
-            f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({error}). "
+            f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({first_line}). "
             "Re-export the preset with save_pretrained."
         ) from None
+
+
+def _load(directory, weights, discriminators):
+    from keras_v2v.cyclegan import CycleGAN
+
+    if discriminators:
+        return keras.saving.load_model(directory, compile=False)
+    with open(os.path.join(directory, "config.json")) as handle:
+        config = dict(json.load(handle)["config"])
+    config["discriminator_a"] = config["discriminator_b"] = None
+    model = CycleGAN.from_config(config)
+    model.load_weights(weights)
+    return model
 
 
 def from_pretrained(preset, compile=False):

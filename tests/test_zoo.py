@@ -204,3 +204,17 @@ def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main([verb, "--help"])
     assert exit_.value.code == 0 and "usage: keras-v2v " + verb in capsys.readouterr().out
+
+
+def test_config_and_weights_that_do_not_match_are_one_clear_error(tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    shutil.copytree(os.path.join(ZOO, "vmnist-sph2sand-3d"), folder)
+    shutil.copy(os.path.join(ZOO, "mnist-colorize-3d", "config.json"), folder / "config.json")
+    with pytest.raises(ValueError, match="config.json and model.weights.h5 .* do not match"):
+        v2v.from_pretrained(str(folder))
+    assert cli.main(["info", str(folder)]) == 0  # the spec still reads
+    capsys.readouterr()
+    assert cli.main(["translate", os.path.join(ROOT, "examples/media/vmnist_spherical.mp4"), str(tmp_path / "o.mp4"),
+                     "--model", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "do not match" in err and len(err.strip().splitlines()) == 1
