@@ -243,7 +243,7 @@ def load_model(source):
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
-            # Generators only: about half the memory; the demo never trains.
+            # Generators only: less memory (no discriminators); the demo never trains.
             model = keras_v2v.from_pretrained(source, discriminators=False)
             _MODELS[key] = model
     return model

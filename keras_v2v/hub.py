@@ -132,8 +132,9 @@ def read_preset_spec(directory):
 def load_folder(directory, expected_sha256=None, discriminators=True, label=None):
     """Loads a preset folder, checking its weights against `expected_sha256` (or its own record).
 
-    `discriminators=False` builds only the generators (inference; about half
-    the memory); such a model translates but cannot be compiled for training.
+    `discriminators=False` builds only the generators (inference; the
+    discriminators often hold most of the weights); such a model translates
+    but cannot be compiled for training.
     """
     # Registers the custom layers before Keras reads the config.
     import keras_v2v  # noqa: F401
