@@ -182,43 +182,29 @@ def _print_metrics(title, values):
 
 
 def evaluate_command(args):
-    if args.dataset is None:
-        return _evaluate_on_recipe(args)
-    import keras_v2v as v2v
-    from keras_v2v import reproduce
-
-    name = DATASET_TABLES.get(args.dataset, args.dataset)
-    spec = reproduce.table(name)
-    model = v2v.from_pretrained(args.model)
-    _, test = spec.dataset(args.budget).split(0.7, seed=0)
-    values = reproduce.score(spec, reproduce.translate_test_set(model, spec, test), test)
-    _print_metrics(f"{args.model} on {args.dataset} ({len(test)} held-out videos, budget {args.budget})", values)
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump({"model": args.model, "dataset": args.dataset, "budget": args.budget,
-                       "metrics": values}, handle, indent=2)
-        print(f"wrote {args.out}")
-
-
-def _evaluate_on_recipe(args):
-    """Scores a preset on the held-out split of the recipe it was trained with."""
-    from keras_v2v import evaluation, presets, recipes
+    """Scores a preset on a held-out split: a named table's dataset, or the preset recipe's."""
+    from keras_v2v import evaluation, hub, presets, recipes, reproduce
 
     folder, expected, label = presets.resolve(args.model)
-    recipe_path = os.path.join(folder, "recipe.toml")
-    if not os.path.exists(recipe_path):
-        raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
-    recipe = recipes.load_recipe(recipe_path)
-    from keras_v2v import hub
-
+    if args.dataset is not None:
+        name = DATASET_TABLES.get(args.dataset, args.dataset)
+        recipe = reproduce.recipe_for(name, args.budget, "3d")
+        where = f"{args.dataset} (budget {args.budget})"
+    else:
+        recipe_path = os.path.join(folder, "recipe.toml")
+        if not os.path.exists(recipe_path):
+            raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
+        recipe = recipes.load_recipe(recipe_path)
+        where = "its recipe's held-out split"
     model = hub.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
     result = evaluation.evaluate(model, recipe.dataset["generator"], recipes.load_data(recipe).test,
                                  max_videos=args.max_videos)
-    _print_metrics(f"{args.model} on its recipe's held-out split ({result['videos']} videos, "
-                   f"{result['direction']})", result["metrics"])
+    _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
+                   result["metrics"])
     if args.out:
         with open(args.out, "w") as handle:
-            json.dump({"model": args.model, "recipe": recipe.name, **result}, handle, indent=2, default=float)
+            json.dump({"model": args.model, "recipe": recipe.name, "dataset": recipe.dataset, **result},
+                      handle, indent=2, default=float)
         print(f"wrote {args.out}")
 
 

@@ -7,6 +7,8 @@ pixel accuracy of Table 4 (the b2a direction, video -> segmentation).
 """
 
 import dataclasses
+import os
+import platform
 
 import numpy as np
 
@@ -69,3 +71,19 @@ def _take(test, n):
     """The first n pairs of a PairedVideoSet (extras too)."""
     extras = {k: v[:n] for k, v in (test.extras or {}).items()}
     return dataclasses.replace(test, a=test.a[:n], b=test.b[:n], extras=extras)
+
+
+def machine_description():
+    """Where a number was measured: CPU model, cores, Keras version and backend."""
+    import keras
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Keras {keras.__version__} on {keras.backend.backend()}"

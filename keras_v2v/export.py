@@ -45,12 +45,6 @@ def recipe_text(recipe):
     return recipe.to_toml()
 
 
-def machine():
-    from keras_v2v.reproduce import machine_description
-
-    return machine_description()
-
-
 def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=True, overwrite=True, note=None):
     """Writes the preset folder for `model` trained by `recipe`; returns (folder, info)."""
     from keras_v2v import recipes
@@ -70,14 +64,14 @@ def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=T
             "summary": note or f"Trained with `keras-v2v train recipe.toml` ({keras.backend.backend()} backend).",
             "steps": progress.get("steps_done"),
             "train_minutes": round(progress.get("train_seconds", 0.0) / 60, 1),
-            "machine": machine(),
+            "machine": evaluation.machine_description(),
         },
     }
     if evaluate and generator in evaluation.TASK_METRICS:
         recipe_data = recipe_data or recipes.load_data(recipe)
         result = evaluation.evaluate(model, generator, recipe_data.test)
         info["evaluation"] = {**result, "command": f"keras-v2v evaluate --model {recipe.name}",
-                              "machine": machine()}
+                              "machine": evaluation.machine_description()}
         info["metric"] = f"{result['headline']['name']}={result['headline']['value']:.3g}"
     folder = hub.save_pretrained(
         model, out_dir, overwrite=overwrite, weights_dtype=recipe.export["weights_dtype"],

@@ -1,4 +1,4 @@
-"""Preset folders: `save_pretrained` writes one, `from_pretrained` loads one.
+"""Preset folders: `save_pretrained` writes one, `load_folder` loads one (names: `presets`).
 
 A preset folder is Keras 3's unzipped model format (config.json,
 metadata.json, model.weights.h5, loadable with plain
@@ -187,8 +187,3 @@ def _load(directory, weights, discriminators):
     model = CycleGAN.from_config(config)
     model.load_weights(weights)
     return model
-
-
-def from_pretrained(preset, compile=False):
-    """Loads a preset folder; see `keras_v2v.presets.from_pretrained` for names and Hub repos."""
-    return load_folder(preset)

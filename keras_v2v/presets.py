@@ -156,12 +156,12 @@ def _from_hub(repo_id, revision, token, label, entry):
     if folder:
         return folder
     if _offline():
-        how = (f"train it with `keras-v2v train zoo/{label}/recipe.toml` or " if entry else "")
+        train = f"train them with `keras-v2v train zoo/{label}/recipe.toml`, " if entry else ""
         raise PresetNotFoundError(
             f"{label}: weights are not bundled and not in the Hugging Face cache "
             f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}), and HF_HUB_OFFLINE is set. "
-            f"{how[:1].upper() + how[1:] if how else ''}download them once online "
-            f"(`huggingface-cli download {repo_id}`), or pass a local preset folder."
+            f"To get them: {train}download them once online (`hf download {repo_id}`), "
+            "or pass a local preset folder."
         )
     try:
         return _snapshot(repo_id, revision, token)

@@ -306,12 +306,15 @@ def tensorboard_callback(log_dir):
     return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
 
 
-def train(recipe, run_dir, verbose=1, tensorboard=True):
-    """Trains (or resumes) `recipe` in `run_dir`. Returns (model, progress, recipe_data)."""
+def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
+    """Trains (or resumes) `recipe` in `run_dir`. Returns (model, progress, recipe_data).
+
+    `recipe_data`: the recipe's data when the caller already has it (`load_data(recipe)`).
+    """
     from keras_v2v.training import read_progress, train_resumable
 
     check_run_dir(recipe, run_dir)
-    recipe_data = load_data(recipe)
+    recipe_data = recipe_data or load_data(recipe)
     steps, chunk = recipe.training["steps"], recipe.training["chunk"]
     done = read_progress(run_dir)["steps_done"]
     callbacks = []

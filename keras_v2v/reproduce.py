@@ -15,12 +15,11 @@ Runs are resumable: each method checkpoints every chunk of steps under
 import dataclasses
 import json
 import os
-import platform
 
 import keras
 import numpy as np
 
-from keras_v2v import data, metrics, recipes
+from keras_v2v import data, evaluation, metrics, recipes
 from keras_v2v.training import read_progress
 
 METHODS = recipes.METHODS
@@ -44,17 +43,18 @@ class Budget:
 class Table:
     name: str
     title: str
-    generate: object  # dataset generator
-    direction: str  # which way the scored translation goes
+    generator: str  # a generator of keras_v2v.data, by name (as recipes name it)
     budgets: dict
 
-    def dataset(self, budget):
-        return self.generate(**self.budgets[budget].dataset)
+    @property
+    def direction(self):
+        """Which way the scored translation goes."""
+        return evaluation.task_metric(self.generator).direction
 
 
 TABLES = {
     "table2": Table(
-        "table2", "Volumetric MNIST: L2 to ground truth (paper Table 2)", data.volumetric_mnist, "a2b",
+        "table2", "Volumetric MNIST: L2 to ground truth (paper Table 2)", "volumetric_mnist",
         {
             "smoke": Budget(dict(n=10, depth=8, size=16, seed=0), 8, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=200, depth=16, size=32, seed=0), 16, 1500, 8, 3, 8, 2),
@@ -63,7 +63,7 @@ TABLES = {
     ),
     "table1": Table(
         "table1", "Coloured moving MNIST: shape, intensity, colour (paper Table 1)",
-        data.coloured_moving_mnist, "a2b",
+        "coloured_moving_mnist",
         {
             "smoke": Budget(dict(n=10, frames=8, size=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
             # 3D keeps the frame rate inside: at width 8 the 8->2 frame bottleneck
@@ -74,7 +74,7 @@ TABLES = {
     ),
     "table4": Table(
         "table4", "Synthetic street video -> segmentation: pixel accuracy (paper Table 4)",
-        data.synthetic_street, "b2a",
+        "synthetic_street",
         {
             "smoke": Budget(dict(n=6, frames=8, height=32, width=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=100, frames=16, height=40, width=72, seed=0), 8, 1000, 8, 3, 8, 2),
@@ -91,9 +91,6 @@ def table(name):
 
 
 # ---------------------------------------------------------------- recipes
-GENERATOR_NAMES = {"table1": "coloured_moving_mnist", "table2": "volumetric_mnist", "table4": "synthetic_street"}
-
-
 def recipe_for(name, budget, method, steps=None):
     """The recipe `reproduce` trains for one method: the same one `keras-v2v train` runs."""
     spec = table(name)
@@ -111,28 +108,12 @@ def recipe_for(name, budget, method, steps=None):
         model.update(filters="match-3d", reference_3d_filters=plan.filters)
     return recipes.Recipe(
         name=f"{name}-{budget}-{method}", task=name, method=method,
-        dataset={"generator": GENERATOR_NAMES[name], **plan.dataset, "split": 0.7, "split_seed": 0},
+        dataset={"generator": spec.generator, **plan.dataset, "split": 0.7, "split_seed": 0},
         model=model,
         training=dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
                       lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0),
         export={},
     )
-
-
-# ------------------------------------------------------------- evaluation
-def translate_test_set(model, table_spec, test, batch_size=4):
-    sources = test.a if table_spec.direction == "a2b" else test.b
-    return np.stack([model.translate(v, direction=table_spec.direction, batch_size=batch_size) for v in sources])
-
-
-def score(table_spec, predictions, test):
-    """The table's metrics of `predictions` against the test split's ground truth."""
-    if table_spec.name == "table2":
-        return metrics.evaluate_table2(predictions, test.b)
-    if table_spec.name == "table1":
-        # Truth masks come from the truth video at the metric's own threshold.
-        return metrics.evaluate_table1(predictions, test.b)
-    return metrics.evaluate_table4(predictions, test.extras["class_maps"], data.street.CLASS_COLOURS)
 
 
 # ---------------------------------------------------------------- outputs
@@ -152,19 +133,6 @@ def sample_strip(table_spec, test, predictions, index=0, frames=8):
     return np.concatenate(grid, axis=0)
 
 
-def machine_description():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Keras {keras.__version__} on {keras.backend.backend()}"
-
-
 def _fmt(value):
     if value is None:
         return "—"
@@ -179,7 +147,7 @@ def write_report(table_spec, budget_name, results, paper, out_dir):
     lines = [
         f"# {table_spec.title}",
         "",
-        f"Budget `{budget_name}`; {machine_description()}.",
+        f"Budget `{budget_name}`; {evaluation.machine_description()}.",
         f"Reproduce: `keras-v2v reproduce {table_spec.name} --budget {budget_name}`.",
         *(["The 3D model keeps the frame rate inside (`temporal_stride=False`) at this budget."]
           if not table_spec.budgets[budget_name].temporal_stride else []),
@@ -214,8 +182,10 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     plan = spec.budgets[budget]
     if steps:
         plan = dataclasses.replace(plan, steps=int(steps))
-    dataset = spec.dataset(budget)
-    train, test = dataset.split(0.7, seed=0)
+    # Every method trains on the same data: generate it once.
+    recipe_data = recipes.load_data(recipe_for(name, budget, "3d"))
+    test = recipe_data.test
+    sources = test.a if spec.direction == "a2b" else test.b
     results, predictions = {}, {}
     for method in methods:
         recipe = recipe_for(name, budget, method, steps=plan.steps)
@@ -228,25 +198,25 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
         else:
             if verbose:
                 print(f"[{name}/{budget}] training {method} for {plan.steps} steps in {run_dir}")
-            model, progress, _ = recipes.train(recipe, run_dir, verbose=verbose, tensorboard=False)
+            model, progress, _ = recipes.train(recipe, run_dir, verbose=verbose, tensorboard=False,
+                                               recipe_data=recipe_data)
             results[method] = {
                 "steps": progress["steps_done"],
                 "train_seconds": progress.get("train_seconds", 0.0),
                 "generator_parameters": model.generator_a2b.count_params(),
             }
-        predictions[method] = translate_test_set(model, spec, test)
-        results[method]["metrics"] = score(spec, predictions[method], test)
+        predictions[method] = evaluation.translate_all(model, sources, spec.direction)
+        results[method]["metrics"] = evaluation.score(spec.generator, predictions[method], test)
         os.makedirs(run_dir, exist_ok=True)
         with open(scored, "w") as handle:
             json.dump(results[method], handle, indent=2)
     # Reference floor: "translating" by copying the input unchanged (for table4:
     # the RGB frames decoded to their nearest palette class).
-    source = test.a if spec.direction == "a2b" else test.b
     results["copy input"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
-                             "metrics": score(spec, source, test)}
+                             "metrics": evaluation.score(spec.generator, sources, test)}
     os.makedirs(out_dir, exist_ok=True)
     paper = getattr(metrics, f"PAPER_{name.upper()}", None)
-    record = {"table": name, "budget": budget, "machine": machine_description(),
+    record = {"table": name, "budget": budget, "machine": evaluation.machine_description(),
               "dataset": dataclasses.asdict(plan)["dataset"], "lambda_temporal": LAMBDA_TEMPORAL,
               "results": results, "paper": paper}
     with open(os.path.join(out_dir, f"{name}.json"), "w") as handle:

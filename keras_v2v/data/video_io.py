@@ -148,17 +148,21 @@ def _to_rgb(frame, path, index):
         raise DataError(path, f"frame {index} could not be converted to RGB ({e})") from e
 
 
-def _decoded(container, stream, path):
-    """Yield decoded frames, turning FFmpeg errors into DataError."""
-    frames = container.decode(stream)
+def _guarded(items, path, what):
+    """Yield from an FFmpeg iterator (decode, demux), turning its errors into DataError."""
     while True:
         try:
-            frame = next(frames)
+            item = next(items)
         except StopIteration:
             return
         except _DECODE_ERRORS as e:
-            raise DataError(path, f"decoding failed, file truncated or corrupt ({e})") from e
-        yield frame
+            raise DataError(path, f"{what} failed, file truncated or corrupt ({e})") from e
+        yield item
+
+
+def _decoded(container, stream, path):
+    """Yield decoded frames, turning FFmpeg errors into DataError."""
+    return _guarded(container.decode(stream), path, "decoding")
 
 
 def _read_sequential(path, start, stop):
@@ -187,14 +191,7 @@ def _scan_timestamps(path):
         stream = _video_stream(container, path)
         if container.format.name.split(",")[0] in _NO_SEEK_FORMATS:
             return None
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except _DECODE_ERRORS as e:
-                raise DataError(path, f"demuxing failed, file truncated or corrupt ({e})") from e
+        for packet in _guarded(container.demux(stream), path, "demuxing"):
             if packet.size == 0 or getattr(packet, "is_discard", False):
                 continue  # flush packets; frames an edit list hides
             if packet.pts is None:
