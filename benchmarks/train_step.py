@@ -416,7 +416,7 @@ def copy_keras_to_torch(keras_net, torch_net, rank):
     import numpy as np
     import torch
 
-    from keras_v2v.layers import InstanceNormalization, ResidualBlock
+    from keras_v2v.models.layers import InstanceNormalization, ResidualBlock
 
     pairs = []
     modules = dict(torch_net.named_modules())

@@ -30,7 +30,7 @@ def clip_for(row, frames, size):
     if frames:
         clip = np.concatenate([clip] * -(-frames // len(clip)))[:frames]
     if size:
-        clip = data.video_io.resize_frames(clip, (size, size))
+        clip = data.resize.resize_frames(clip, (size, size))
     return clip
 
 

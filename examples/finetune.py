@@ -24,7 +24,7 @@ import numpy as np
 
 import keras_v2v as v2v
 from keras_v2v import data
-from keras_v2v.data.video_io import resize_frames
+from keras_v2v.data.resize import resize_frames
 
 
 class ChannelAdapter:

@@ -10,6 +10,9 @@
     keras-v2v info NAME_OR_FOLDER
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
+`--help`, `list` and `info` import no Keras backend (the registry and preset
+metadata are JSON); verbs that run a model load the backend with TensorFlow's
+C++ start-up logging kept off the terminal (KERAS_V2V_TF_LOGS=1 shows it).
 """
 
 import argparse
@@ -22,6 +25,32 @@ VOLUME_SUFFIXES = (".nii", ".nii.gz")
 
 class CommandError(Exception):
     """A problem with the user's input, reported as one line."""
+
+
+def load_backend():
+    """Imports Keras and its backend, keeping TensorFlow's C++/absl start-up lines off stderr.
+
+    TensorFlow prints oneDNN, CPU-feature and absl notices while it loads, even
+    with TF_CPP_MIN_LOG_LEVEL=3; they go to file descriptor 2 from C++, so the
+    descriptor points at /dev/null for the duration of the import.
+    """
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ warnings too (grappler)
+    if os.environ.get("KERAS_V2V_TF_LOGS", "").strip() not in ("", "0"):
+        import keras  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _is_volume(path):
@@ -64,10 +93,10 @@ def _progress_printer():
 
 
 def translate_command(args):
-    import keras_v2v as v2v
-    from keras_v2v import data
+    from keras_v2v import data, presets
 
-    model = v2v.from_pretrained(args.model)
+    load_backend()
+    model = presets.from_pretrained(args.model)
     video, fps = _read_input(args.input, args.intensity_window)
     source_channels = model.channels_a if args.direction == "a2b" else model.channels_b
     video = _match_channels(video, source_channels, args.input)
@@ -92,19 +121,20 @@ def translate_command(args):
 
 
 def info_command(args):
-    from keras_v2v import hub, presets
+    from keras_v2v import presets
+    from keras_v2v.presets import storage
 
     folder, _, _ = presets.resolve(args.model)
-    spec = hub.read_preset_spec(folder)
+    spec = storage.read_preset_spec(folder)
     if spec is None:
-        raise CommandError(f"{args.model}: not a preset folder (no {hub.PRESET_FILE})")
+        raise CommandError(f"{args.model}: not a preset folder (no {storage.PRESET_FILE})")
     print(json.dumps(spec, indent=2))
 
 
 def list_command(args):
-    import keras_v2v as v2v
+    from keras_v2v import presets
 
-    rows = v2v.list_pretrained()
+    rows = presets.list_pretrained()
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -121,7 +151,7 @@ def list_command(args):
 
 def _parse_overrides(pairs):
     """--set section.key=value (TOML values; bare words are strings) -> {section: {key: value}}."""
-    from keras_v2v.recipes import tomllib
+    from keras_v2v.training.recipes import tomllib
 
     out = {}
     for pair in pairs or ():
@@ -139,7 +169,7 @@ def _parse_overrides(pairs):
 
 
 def train_command(args):
-    from keras_v2v import export, recipes
+    from keras_v2v.training import recipes
 
     recipe = recipes.load_recipe(args.recipe)
     overrides = _parse_overrides(args.set)
@@ -151,7 +181,10 @@ def train_command(args):
     out = args.out or os.path.join(run_dir, "preset")
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
-    model, progress, recipe_data = recipes.train(recipe, run_dir, verbose=0 if args.quiet else 1,
+    load_backend()
+    from keras_v2v.training import export, run
+
+    model, progress, recipe_data = run.train(recipe, run_dir, verbose=0 if args.quiet else 1,
                                                  tensorboard=not args.no_tensorboard)
     folder, info = export.export_preset(recipe, model, out, progress, recipe_data=recipe_data,
                                         evaluate=not args.no_evaluate, note=args.note)
@@ -161,15 +194,20 @@ def train_command(args):
 
 
 def publish_command(args):
-    from keras_v2v import publish
+    from keras_v2v.presets import publish
 
     publish.publish_command(args)
 
 
 def demo_command(args):
-    from keras_v2v import demo
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise CommandError('the demo needs Gradio: pip install "keras-v2v[demo]"') from None
+    load_backend()
+    from keras_v2v.demo import app
 
-    demo.demo_command(args)
+    app.demo_command(args)
 
 
 DATASET_TABLES = {"vmnist": "table2", "coloured-mnist": "table1", "street": "table4"}
@@ -183,9 +221,13 @@ def _print_metrics(title, values):
 
 def evaluate_command(args):
     """Scores a preset on a held-out split: a named table's dataset, or the preset recipe's."""
-    from keras_v2v import evaluation, hub, presets, recipes, reproduce
+    from keras_v2v import evaluation, presets
+    from keras_v2v.training import recipes
 
     folder, expected, label = presets.resolve(args.model)
+    load_backend()
+    from keras_v2v.training import pipeline, reproduce
+
     if args.dataset is not None:
         name = DATASET_TABLES.get(args.dataset, args.dataset)
         recipe = reproduce.recipe_for(name, args.budget, "3d")
@@ -196,8 +238,8 @@ def evaluate_command(args):
             raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
         recipe = recipes.load_recipe(recipe_path)
         where = "its recipe's held-out split"
-    model = hub.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
-    result = evaluation.evaluate(model, recipe.dataset["generator"], recipes.load_data(recipe).test,
+    model = presets.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
+    result = evaluation.evaluate(model, recipe.dataset["generator"], pipeline.load_data(recipe).test,
                                  max_videos=args.max_videos)
     _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
                    result["metrics"])
@@ -209,7 +251,8 @@ def evaluate_command(args):
 
 
 def reproduce_command(args):
-    from keras_v2v import reproduce
+    load_backend()
+    from keras_v2v.training import reproduce
 
     methods = tuple(args.methods.split(",")) if args.methods else reproduce.METHODS
     results = reproduce.reproduce(args.table, budget=args.budget, methods=methods, runs_dir=args.runs_dir,

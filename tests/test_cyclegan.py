@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import keras_v2v as v2v
-from keras_v2v.cyclegan import METRIC_NAMES
+from keras_v2v.models.cyclegan import METRIC_NAMES
 
 from helpers import PairBatches, all_weights, random_pairs, tiny_2d, tiny_3d
 

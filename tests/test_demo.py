@@ -198,7 +198,7 @@ def test_preset_table_and_helpers(presets):
 def test_app_without_presets_and_the_space_entry_point(monkeypatch):
     app = demo.build_app(presets={})
     assert isinstance(app, gr.Blocks) and app.v2v_presets == {}
-    assert "No presets are installed" in demo._preset_table({})
+    assert "No presets are installed" in demo.app._preset_table({})
     # apps/app.py builds the app at import (what a Space and `gradio apps/app.py` run).
     import runpy
 

@@ -14,7 +14,7 @@ from keras_v2v.data.gta import (
     colors_to_ids,
 )
 from keras_v2v.data.sampler import UnpairedVideoDataset
-from keras_v2v.data.video_io import resize_frames
+from keras_v2v.data.resize import resize_frames
 
 H, W = 18, 24
 

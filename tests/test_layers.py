@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_v2v.layers import (
+from keras_v2v.models.layers import (
     CropToReference,
     InstanceNormalization,
     PadToValidSize,

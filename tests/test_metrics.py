@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_v2v import metrics as M
+from keras_v2v import evaluation as M
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -290,7 +290,9 @@ def test_chunked_paths_match_unchunked(monkeypatch):
     ]
     full = [f() for f in fns]
     # One frame (60 elements) per chunk, or 2 frames for flicker's overlap.
-    monkeypatch.setattr(M, "_CHUNK_ELEMS", 1)
+    from keras_v2v.evaluation import arrays
+
+    monkeypatch.setattr(arrays, "CHUNK_ELEMS", 1)
     for f, want in zip(fns, full):
         np.testing.assert_allclose(f(), want)
     # Reference computations in plain numpy.

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_v2v.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 
 
 def _run(model, x):

@@ -17,8 +17,8 @@ from helpers import all_weights, tiny_3d
 from hub_standin import HubStandIn
 
 import keras_v2v as v2v
-from keras_v2v import publish
-from keras_v2v.hub import PRESET_FILE, WEIGHTS_FILE, read_preset_spec, sha256_of
+from keras_v2v.presets import publish
+from keras_v2v.presets.storage import PRESET_FILE, WEIGHTS_FILE, read_preset_spec, sha256_of
 
 TOKEN = "hf_standin_write_token"
 EXTRAS = {"recipe.toml": b"[train]\nepochs = 1\n", "LICENSE-DATA.md": b"# Data licence\nCC-BY-4.0\n"}

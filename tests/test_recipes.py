@@ -6,8 +6,9 @@ import os
 import pytest
 
 import keras_v2v as v2v
-from keras_v2v import cli, data, recipes
-from keras_v2v.training import read_progress
+from keras_v2v import cli, data
+from keras_v2v.training import recipes
+from keras_v2v.training.resumable import read_progress
 
 TINY = """\
 name = "tiny-vmnist-3d"

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_v2v import cli, data, recipes, reproduce
-from keras_v2v.training import read_progress, train_resumable
+from keras_v2v import cli, data
+from keras_v2v.training import pipeline, reproduce
+from keras_v2v.training.resumable import read_progress, train_resumable
 
 from helpers import all_weights, tiny_2d
 
@@ -14,7 +15,7 @@ def test_two_dimensional_methods_match_the_3d_parameter_count():
     counts = {}
     for method in ("3d", "2d-random"):
         recipe = reproduce.recipe_for("table2", "quick", method).replace(dataset={"n": 4})
-        counts[method] = recipes.build_model(recipe, recipes.load_data(recipe)).generator_a2b.count_params()
+        counts[method] = pipeline.build_model(recipe, pipeline.load_data(recipe)).generator_a2b.count_params()
     assert abs(counts["2d-random"] - counts["3d"]) / counts["3d"] < 0.05
 
 
@@ -22,7 +23,7 @@ def test_method_batches_follow_figure_4():
     shapes = {}
     for method in reproduce.METHODS:
         recipe = reproduce.recipe_for("table2", "smoke", method)
-        shapes[method] = recipes.batches(recipe, recipes.load_data(recipe))[0][0].shape
+        shapes[method] = pipeline.batches(recipe, pipeline.load_data(recipe))[0][0].shape
     assert shapes["3d"] == (1, 8, 16, 16, 1)
     assert shapes["2d-random"] == shapes["2d-sequential"] == (8, 16, 16, 1)
 
@@ -79,7 +80,7 @@ def test_reproduce_smoke_writes_report_json_and_samples(tmp_path, capsys):
 
 def test_evaluate_scores_a_preset(tmp_path, capsys):
     recipe = reproduce.recipe_for("table2", "smoke", "3d")
-    model = recipes.build_model(recipe, recipes.load_data(recipe))
+    model = pipeline.build_model(recipe, pipeline.load_data(recipe))
     model.save_pretrained(tmp_path / "preset")
     out = tmp_path / "scores.json"
     assert cli.main(["evaluate", "--model", str(tmp_path / "preset"), "--dataset", "vmnist",

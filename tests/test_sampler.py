@@ -16,7 +16,7 @@ from keras_v2v.data.sources import (
     VideoSource,
     as_source,
 )
-from keras_v2v.data.video_io import write_video
+from keras_v2v.data.video_write import write_video
 
 N_VIDEOS, T, H, W = 5, 12, 16, 20
 

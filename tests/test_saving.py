@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_v2v as v2v
-from keras_v2v.hub import PRESET_FILE, WEIGHTS_FILE
+from keras_v2v.presets.storage import PRESET_FILE, WEIGHTS_FILE
 
 from helpers import PairBatches, all_weights, random_pairs, tiny_3d
 

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_v2v.inference import tent_weights, window_starts
+from keras_v2v.models.inference import tent_weights, window_starts
 
 from helpers import tiny_2d, tiny_3d
 

@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from keras_v2v.data.video_io import write_video
+from keras_v2v.data.video_write import write_video
 
 CASES_PER_FILE = 15  # 2 files -> 30 cases, 3 reads each
 

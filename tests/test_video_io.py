@@ -8,16 +8,16 @@ import av
 import numpy as np
 import pytest
 
-from keras_v2v.data import _tfio, video_io
+from keras_v2v.data import _tfio, video_io, video_write
 from keras_v2v.data.errors import DataError
 from keras_v2v.data.video_io import (
     VideoInfo,
     read_frames,
     read_video,
-    resize_frames,
     video_info,
-    write_video,
 )
+from keras_v2v.data.resize import resize_frames
+from keras_v2v.data.video_write import write_video
 from keras_v2v.data.writers import side_by_side, write_side_by_side
 
 
@@ -96,7 +96,7 @@ def test_frame_folder_is_sorted_naturally(tmp_path):
     folder = tmp_path / "seq"
     folder.mkdir()
     for k, f in enumerate(frames):
-        video_io.write_image(folder / f"img{k}.png", f)  # img10 must follow img9
+        video_write.write_image(folder / f"img{k}.png", f)  # img10 must follow img9
     np.testing.assert_array_equal(read_frames(folder), frames)
     assert video_info(folder) == VideoInfo(12, None, 8, 8)
 

@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 
 import keras_v2v as v2v
-from keras_v2v import cli, data, evaluation, hub, presets, recipes
+from keras_v2v import cli, data
+from keras_v2v import evaluation, presets
+from keras_v2v.evaluation import scoring
+from keras_v2v.presets import storage
+from keras_v2v.training import pipeline, recipes, zoo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ZOO = os.path.join(ROOT, "zoo")
-BUNDLED = sorted(n for n, e in presets.registry().items() if not e["recipe_only"])
+BUNDLED = sorted(n for n, e in presets.load_registry().items() if not e["recipe_only"])
 ISSUE_PRESETS = {
     "vmnist-sph2sand-3d", "vmnist-sph2sand-2d-random", "vmnist-sph2sand-2d-sequential", "vmnist-sph2sand-2d-const",
     "mnist-colorize-3d", "mnist-colorize-2d-random", "mnist-colorize-2d-sequential", "mnist-colorize-2d-const",
@@ -32,7 +36,7 @@ def offline(monkeypatch, tmp_path):
 
 
 def test_registry_is_in_step_with_the_zoo_folders():
-    assert presets.registry_from_zoo(ZOO) == presets.registry(), "run `python zoo/sync_registry.py`"
+    assert zoo.registry_from_zoo(ZOO) == presets.load_registry(), "run `python zoo/sync_registry.py`"
 
 
 def test_every_preset_the_zoo_promises_is_bundled_small_and_documented():
@@ -44,7 +48,7 @@ def test_every_preset_the_zoo_promises_is_bundled_small_and_documented():
         assert size <= 10 * 2**20, f"{name} is {size:,} bytes"
         card = open(os.path.join(folder, "README.md")).read()
         assert card.startswith("---\nlibrary_name: keras\n")
-        spec = hub.read_preset_spec(folder)
+        spec = storage.read_preset_spec(folder)
         headline = spec["evaluation"]["headline"]
         # The card carries the number `keras-v2v evaluate` measured.
         assert f"| {headline['name']} | {headline['value']:.4f} |" in card
@@ -65,7 +69,7 @@ def test_bundled_preset_loads_offline_and_translates_its_sample_clip(name, offli
 
 
 def test_zoo_recipes_are_the_ones_reproduce_trains():
-    from keras_v2v import reproduce
+    from keras_v2v.training import reproduce
 
     def sections(recipe):
         training = {k: v for k, v in recipe.training.items() if k != "sample_every"}
@@ -82,7 +86,7 @@ def test_zoo_recipes_are_the_ones_reproduce_trains():
 @pytest.mark.slow
 def test_3d_vmnist_preset_beats_the_2d_random_preset_on_held_out_volumes():
     recipe = recipes.load_recipe(os.path.join(ZOO, "vmnist-sph2sand-3d", "recipe.toml"))
-    test = recipes.load_data(recipe).test
+    test = pipeline.load_data(recipe).test
     scores = {}
     for name in ("vmnist-sph2sand-3d", "vmnist-sph2sand-2d-random"):
         model = v2v.from_pretrained(name, discriminators=False)
@@ -132,7 +136,7 @@ def test_tampered_bundled_weights_are_refused(tmp_path, monkeypatch):
     zoo = tmp_path / "zoo"
     shutil.copytree(os.path.join(ZOO, "vmnist-sph2sand-3d"), zoo / "vmnist-sph2sand-3d")
     monkeypatch.setenv("KERAS_V2V_ZOO", str(zoo))
-    weights = zoo / "vmnist-sph2sand-3d" / hub.WEIGHTS_FILE
+    weights = zoo / "vmnist-sph2sand-3d" / storage.WEIGHTS_FILE
     raw = bytearray(weights.read_bytes())
     raw[-64] ^= 0x01
     weights.write_bytes(bytes(raw))
@@ -145,7 +149,7 @@ def test_hub_download_then_cache_then_offline(tmp_path, monkeypatch):
     import huggingface_hub.constants as constants
 
     from hub_standin import HubStandIn
-    from keras_v2v import publish
+    from keras_v2v.presets import publish
 
     monkeypatch.setenv("KERAS_V2V_ZOO", str(tmp_path / "empty-zoo"))
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
@@ -158,7 +162,7 @@ def test_hub_download_then_cache_then_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     cached = v2v.from_pretrained("vmnist-sph2sand-3d", discriminators=False)
-    bundled = hub.load_folder(os.path.join(ZOO, "vmnist-sph2sand-3d"), discriminators=False)
+    bundled = storage.load_folder(os.path.join(ZOO, "vmnist-sph2sand-3d"), discriminators=False)
     for x, y, z in zip(downloaded.weights, cached.weights, bundled.weights):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(z))
         np.testing.assert_array_equal(np.asarray(y), np.asarray(z))
@@ -182,8 +186,8 @@ def test_evaluate_a_bundled_preset_on_its_recipe_split(tmp_path, capsys):
     assert scores["videos"] == 3 and scores["headline"]["name"] == "L"
     # Translating MR to CT must beat copying the MR volume (the untranslated baseline).
     recipe = recipes.load_recipe(os.path.join(ZOO, "phantom-mr2ct-3d", "recipe.toml"))
-    test = recipes.load_data(recipe).test
-    copied = evaluation.score("head_phantoms", test.a[:3], evaluation._take(test, 3))
+    test = pipeline.load_data(recipe).test
+    copied = evaluation.score("head_phantoms", test.a[:3], scoring._take(test, 3))
     assert scores["metrics"]["L"] < copied["L"]
 
 

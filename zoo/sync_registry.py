@@ -11,17 +11,18 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from keras_v2v import presets  # noqa: E402
+from keras_v2v.presets import registry  # noqa: E402
+from keras_v2v.training import zoo  # noqa: E402
 
 
 def main():
-    entries = presets.registry_from_zoo(HERE)
-    tmp = presets.REGISTRY_FILE + ".tmp"
+    entries = zoo.registry_from_zoo(HERE)
+    tmp = registry.REGISTRY_FILE + ".tmp"
     with open(tmp, "w") as handle:
         json.dump(entries, handle, indent=2, sort_keys=True)
         handle.write("\n")
-    os.replace(tmp, presets.REGISTRY_FILE)
-    print(f"wrote {presets.REGISTRY_FILE}: {len(entries)} presets")
+    os.replace(tmp, registry.REGISTRY_FILE)
+    print(f"wrote {registry.REGISTRY_FILE}: {len(entries)} presets")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
-from keras_v2v import data, recipes  # noqa: E402
+from keras_v2v import data  # noqa: E402
+from keras_v2v.training import pipeline, recipes  # noqa: E402
 
 CLIPS = {
     # file: (recipe whose held-out split it comes from, domain, fps)
@@ -29,7 +30,7 @@ def main():
     for name, (preset, domain, fps) in CLIPS.items():
         if preset not in cache:
             recipe = recipes.load_recipe(os.path.join(ROOT, "zoo", preset, "recipe.toml"))
-            cache[preset] = recipes.load_data(recipe).test
+            cache[preset] = pipeline.load_data(recipe).test
         clip = getattr(cache[preset], domain)[0]
         path = os.path.join(HERE, name)
         if name.endswith(".nii.gz"):

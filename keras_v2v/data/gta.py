@@ -34,6 +34,7 @@ import numpy as np
 
 from keras_v2v.data import video_io
 from keras_v2v.data.errors import DataError
+from keras_v2v.data.resize import resize_frames
 
 # Sec. 5.1, footnote 1: "sections 001-004, 044-049, 051, 066-069".
 PAPER_SEQUENCES = (
@@ -276,13 +277,13 @@ class GTAClips:
         """RGB frames ``[start, stop)`` of ``clip`` -> uint8 (T, H, W, 3)."""
         frames = [video_io.read_image(self._img[clip.sequence][n]) for n in clip.frames[start:stop]]
         frames = self._stack(frames, clip)
-        return frames if self.size is None else video_io.resize_frames(frames, self.size, "area")
+        return frames if self.size is None else resize_frames(frames, self.size, "area")
 
     def read_seg(self, clip, start=0, stop=None):
         """Coloured class maps ``[start, stop)`` of ``clip`` -> uint8 (T, H, W, 3)."""
         frames = [self._read_class_map(self._cls[clip.sequence][n]) for n in clip.frames[start:stop]]
         frames = self._stack(frames, clip)
-        return frames if self.size is None else video_io.resize_frames(frames, self.size, "nearest")
+        return frames if self.size is None else resize_frames(frames, self.size, "nearest")
 
     def _read_class_map(self, path):
         image = video_io._read_image(path, mode="label")

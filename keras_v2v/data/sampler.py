@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from keras_v2v.data.sources import as_source
-from keras_v2v.data.video_io import resize_frames
+from keras_v2v.data.resize import resize_frames
 
 MODES = ("random", "sequential", "clips")
 

@@ -1,4 +1,4 @@
-"""Read and write videos, GIFs and folders of frames as uint8 (T, H, W, 3) arrays.
+"""Read videos, GIFs and folders of frames as uint8 (T, H, W, 3) arrays.
 
 Reading goes through PyAV (FFmpeg), so anything FFmpeg demuxes works: .mp4,
 .mov, .avi, .mkv, .webm, .gif, ... ``read_video(path, start, stop)`` reads a
@@ -16,22 +16,6 @@ Where tensorflow-io's native video op works (see ``_tfio``), whole-file reads
 use it; everywhere else, including TensorFlow 2.21 where it does not load,
 PyAV does the work.
 
-Writers (all atomic: a temporary file in the destination folder, then
-``os.replace``, so a failed write never leaves a partial file):
-
-- ``.mp4`` / ``.mov`` / ``.mkv``: H.264 (libx264), yuv420p. yuv420p needs even
-  sizes, so odd heights/widths are padded by one row/column that repeats the
-  edge (a 33x47 video is stored, and read back, as 34x48).
-- ``.webm``: VP9, yuv420p, same padding.
-- ``.gif``: each frame gets its own palette; frames with at most 256 colours
-  are stored exactly, others are quantised (Pillow's median cut when Pillow
-  is installed, else a fixed 6x7x6 colour cube).
-- any path without a video suffix: a folder of PNG frames
-  ``frame_00000.png, ...``.
-
-Writers accept uint8, bool, or float in [0, 1]; RGB (T, H, W, 3), grey
-(T, H, W, 1) or (T, H, W); an array or any iterable of (H, W, C) frames.
-
 Bad files raise ``DataError`` naming the file and the problem; nothing else
 escapes the readers for bad input. Truncation is detected where the container
 declares its frame count (MP4/MOV): reading such a file to the end raises.
@@ -43,14 +27,13 @@ import fractions
 import functools
 import os
 import re
-import shutil
-import uuid
 
 import av
 import numpy as np
 
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
+from keras_v2v.data.resize import resize_frames
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -141,9 +124,26 @@ def _frame_rate(stream):
     return None
 
 
-def _to_rgb(frame, path, index):
+def scaled_size(height, width, max_side):
+    """(height, width) shrunk so the longer side is at most ``max_side`` (aspect kept, even sides).
+
+    Even sides because H.264 (yuv420p) stores them without padding. Frames
+    that already fit are left as they are.
+    """
+    if max_side is None or max(height, width) <= max_side:
+        return int(height), int(width)
+    scale = max_side / max(height, width)
+    return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
+
+
+def _to_rgb(frame, path, index, max_side=None):
+    """One decoded frame -> uint8 (H, W, 3), downscaled while converting when ``max_side`` asks."""
+    size = scaled_size(frame.height, frame.width, max_side)
     try:
-        return frame.to_ndarray(format="rgb24")
+        if size == (frame.height, frame.width):
+            return frame.to_ndarray(format="rgb24")
+        # swscale's area filter: no full-size RGB copy of a 4K frame.
+        return frame.to_ndarray(format="rgb24", height=size[0], width=size[1], interpolation="AREA")
     except _DECODE_ERRORS as e:
         raise DataError(path, f"frame {index} could not be converted to RGB ({e})") from e
 
@@ -165,19 +165,28 @@ def _decoded(container, stream, path):
     return _guarded(container.decode(stream), path, "decoding")
 
 
-def _read_sequential(path, start, stop):
-    """Decode from the first frame, counting frames; keep [start, stop)."""
+def _read_sequential(path, start, stop, max_side=None, partial=False):
+    """Decode from the first frame, counting frames; keep [start, stop).
+
+    ``partial``: a decoding error after some kept frames ends the read there
+    (the count is then what decoded) instead of raising.
+    """
     out = []
     with _open(path) as container:
         stream = _video_stream(container, path)
         declared = stream.frames
         count = 0
-        for frame in _decoded(container, stream, path):
-            if stop is not None and count >= stop:
-                break
-            if count >= start:
-                out.append(_to_rgb(frame, path, count))
-            count += 1
+        try:
+            for frame in _decoded(container, stream, path):
+                if stop is not None and count >= stop:
+                    break
+                if count >= start:
+                    out.append(_to_rgb(frame, path, count, max_side))
+                count += 1
+        except DataError:
+            if not (partial and out):
+                raise
+            declared = 0  # what decoded is all there is
     return out, count, declared
 
 
@@ -214,7 +223,7 @@ def _frame_timestamps(path):
     return _timestamps_cached(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
-def _read_seeking(path, start, stop):
+def _read_seeking(path, start, stop, max_side=None):
     """Seek to the keyframe before frame ``start`` and decode to ``stop``.
 
     Frames are identified by timestamp (frame i = i-th smallest packet
@@ -241,7 +250,7 @@ def _read_seeking(path, start, stop):
             if frame.pts > wanted[-1]:
                 break
             got.append(frame.pts)
-            out.append(_to_rgb(frame, path, start + len(out)))
+            out.append(_to_rgb(frame, path, start + len(out), max_side))
         if not got or got[0] != wanted[0]:
             return None  # the seek landed after the window's first frame
         if tuple(got) != wanted[: len(got)]:
@@ -273,14 +282,20 @@ def _read_with_tfio(path):
     return frames
 
 
-def read_video(path, start=0, stop=None, *, max_frames=None):
+def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, partial=False):
     """Read frames ``[start, stop)`` of a video file (or frame folder).
 
     Args:
         path: a video file, or a folder of PNG/JPEG frames (see ``read_frames``).
         start: first frame index (0-based, presentation order).
         stop: one past the last frame; None reads to the end.
-        max_frames: read at most this many frames.
+        max_frames: read at most this many frames (a shorter video is not an error).
+        max_side: downscale each frame while decoding so that its longer side is
+            at most this many pixels (see ``scaled_size``); memory stays bounded
+            for 4K clips. None keeps the stored size.
+        partial: return the frames that decode when the file stops decoding
+            part-way (truncated or corrupt) instead of raising; a file with no
+            decodable frame still raises.
 
     Returns:
         uint8 array (T, H, W, 3).
@@ -291,28 +306,33 @@ def read_video(path, start=0, stop=None, *, max_frames=None):
     """
     path = _check_file(path)
     if os.path.isdir(path):
-        return read_frames(path, start, stop, max_frames=max_frames)
+        return read_frames(path, start, stop, max_frames=max_frames, max_side=max_side)
+    if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 2):
+        raise ValueError(f"read of {path}: `max_side` must be an int >= 2, got {max_side!r}")
+    at_most = max_frames is not None
     start, stop = _check_window(path, start, stop, max_frames)
 
-    if start == 0 and stop is None and _tfio.video_ops_available():
+    if start == 0 and stop is None and max_side is None and _tfio.video_ops_available():
         frames = _read_with_tfio(path)
         if frames is not None:
             return frames
 
-    result = _read_seeking(path, start, stop) if start > 0 else None
+    # A partial read decodes front to back, so an error mid-file ends it cleanly.
+    result = _read_seeking(path, start, stop, max_side) if start > 0 and not partial else None
     if result is None:
-        result = _read_sequential(path, start, stop)
+        result = _read_sequential(path, start, stop, max_side, partial)
     frames, count, declared = result
 
     if count == 0:
         raise DataError(path, "no decodable video frames")
-    if stop is None and declared and count < declared:
+    reached_end = stop is None or count < stop
+    if reached_end and declared and count < declared:
         raise DataError(
             path,
             f"truncated or corrupt: the header declares {declared} frames but only "
             f"{count} decode (read_video(path, 0, {count}) reads those)",
         )
-    if stop is not None and count < stop:
+    if stop is not None and count < stop and not (at_most or partial):
         raise DataError(
             path,
             f"requested frames [{start}, {stop}) but the video has only {count} "
@@ -323,6 +343,26 @@ def read_video(path, start=0, stop=None, *, max_frames=None):
             path, f"requested frames from {start} but the video has only {count} frames"
         )
     return _stack(path, frames, start)
+
+
+def probe_video(path):
+    """What a video file's headers declare, without decoding a frame.
+
+    Returns a ``VideoInfo`` whose ``frames`` is 0 when the container declares
+    no count (GIF, some MKV/WebM) and ``fps`` None when it declares no rate.
+    Readers check these sizes before they decode, so a tiny file that
+    declares huge frames is refused before any pixel is decoded.
+    """
+    path = _check_file(path)
+    if os.path.isdir(path):
+        return video_info(path)
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        rate = _frame_rate(stream)
+        height, width = stream.codec_context.height, stream.codec_context.width
+        if not height or not width:
+            raise DataError(path, "the video stream declares no frame size")
+        return VideoInfo(int(stream.frames or 0), float(rate) if rate else None, int(height), int(width))
 
 
 def video_info(path):
@@ -395,17 +435,25 @@ def read_image(path):
     return _read_image(path)
 
 
-def read_frames(folder, start=0, stop=None, *, max_frames=None):
-    """Read frames ``[start, stop)`` of a folder of PNG/JPEG images -> uint8 (T, H, W, 3)."""
+def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None):
+    """Read frames ``[start, stop)`` of a folder of PNG/JPEG images -> uint8 (T, H, W, 3).
+
+    ``max_frames`` and ``max_side`` work as in ``read_video``.
+    """
     files = list_frames(folder)
+    at_most = max_frames is not None
     start, stop = _check_window(folder, start, stop, max_frames)
-    end = len(files) if stop is None else stop
+    end = len(files) if stop is None else (min(stop, len(files)) if at_most else stop)
     if end > len(files) or start >= len(files):
         raise DataError(
             folder,
             f"requested frames [{start}, {end}) but the folder has {len(files)} frames",
         )
-    return read_image_files(files[start:end])
+    frames = read_image_files(files[start:end])
+    size = scaled_size(frames.shape[1], frames.shape[2], max_side)
+    if size != frames.shape[1:3]:
+        frames = resize_frames(frames, size)
+    return frames
 
 
 def read_image_files(files):
@@ -420,361 +468,6 @@ def read_image_files(files):
                 f"{shape[1]}x{shape[0]}; all frames of a video must match",
             )
     return np.stack(frames)
-
-
-# --------------------------------------------------------------------------
-# Resizing (shared by the sampler, GTA reader, volume reader)
-# --------------------------------------------------------------------------
-
-
-def _resample_axis(x, axis, size, method):
-    """Resample one axis of a float array to ``size`` samples (half-pixel centres)."""
-    n = x.shape[axis]
-    if n == size:
-        return x
-    scale = n / size
-    if method == "nearest":
-        idx = np.minimum(((np.arange(size) + 0.5) * scale).astype(np.int64), n - 1)
-        return np.take(x, idx, axis=axis)
-    if method == "area" and size < n:
-        # Exact box filter: integrate the piecewise-constant signal over each output cell.
-        x64 = np.moveaxis(x, axis, 0).astype(np.float64)
-        c = np.concatenate([np.zeros((1,) + x64.shape[1:]), np.cumsum(x64, axis=0)])
-        edges = np.arange(size + 1) * scale
-        lo = np.minimum(np.floor(edges).astype(np.int64), n - 1)
-        frac = (edges - lo).reshape((-1,) + (1,) * (x64.ndim - 1))
-        integral = c[lo] + frac * (c[lo + 1] - c[lo])
-        out = (integral[1:] - integral[:-1]) / scale
-        return np.moveaxis(out.astype(x.dtype), 0, axis)
-    # linear (also "area" when enlarging)
-    src = np.clip((np.arange(size) + 0.5) * scale - 0.5, 0, n - 1)
-    i0 = np.floor(src).astype(np.int64)
-    i1 = np.minimum(i0 + 1, n - 1)
-    shape = [1] * x.ndim
-    shape[axis] = size
-    w = (src - i0).reshape(shape).astype(x.dtype)
-    return np.take(x, i0, axis=axis) * (1 - w) + np.take(x, i1, axis=axis) * w
-
-
-def resize_frames(frames, size, method="area"):
-    """Resize (..., H, W, C) frames to ``size=(height, width)``.
-
-    ``method``: "area" (box filter when shrinking, linear when enlarging: no
-    aliasing on big reductions), "linear", or "nearest" (for label maps).
-    uint8 in -> uint8 out (rounded); float in -> float32 out.
-    """
-    if method not in ("area", "linear", "nearest"):
-        raise ValueError(
-            f"resize_frames: `method` must be 'area', 'linear' or 'nearest', got {method!r}"
-        )
-    frames = np.asarray(frames)
-    height, width = (int(s) for s in size)
-    if height < 1 or width < 1:
-        raise ValueError(f"resize_frames: `size` must be positive, got {size!r}")
-    if frames.shape[-3:-1] == (height, width):
-        return frames
-    if method == "nearest":
-        out = _resample_axis(frames, frames.ndim - 3, height, "nearest")
-        return _resample_axis(out, frames.ndim - 2, width, "nearest")
-    x = frames.astype(np.float32)
-    x = _resample_axis(x, x.ndim - 3, height, method)
-    x = _resample_axis(x, x.ndim - 2, width, method)
-    if frames.dtype == np.uint8:
-        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-    return x.astype(np.float32)
-
-
-# --------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------
-
-
-def as_uint8_frame(frame, name="frames"):
-    """Validate one frame -> uint8 (H, W, 3); grey is broadcast to RGB.
-
-    Accepts uint8, bool, other ints in [0, 255], floats in [0, 1].
-    """
-    a = np.asarray(frame)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3):
-        raise DataError(
-            name,
-            "expected frames of shape (H, W, 3) or (H, W, 1) (or (H, W) grey), "
-            f"found a frame of shape {a.shape}",
-        )
-    if a.shape[0] < 1 or a.shape[1] < 1:
-        raise DataError(name, f"frame has an empty side: shape {a.shape}")
-    if a.dtype == np.uint8:
-        pass
-    elif a.dtype == np.bool_:
-        a = a.astype(np.uint8) * 255
-    elif np.issubdtype(a.dtype, np.integer):
-        if a.min() < 0 or a.max() > 255:
-            raise DataError(
-                name,
-                f"integer frames must lie in [0, 255], found [{a.min()}, {a.max()}]",
-            )
-        a = a.astype(np.uint8)
-    elif np.issubdtype(a.dtype, np.floating):
-        if not np.isfinite(a).all():
-            raise DataError(name, "float frames contain NaN or infinity")
-        lo, hi = float(a.min()), float(a.max())
-        if lo < -1e-3 or hi > 1 + 1e-3:
-            hint = " (model outputs in [-1, 1]? pass (x + 1) / 2)" if lo >= -1 - 1e-3 else ""
-            raise DataError(
-                name, f"float frames must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]{hint}"
-            )
-        a = np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
-    else:
-        raise DataError(name, f"expected a numeric array, found dtype {a.dtype}")
-    if a.shape[-1] == 1:
-        a = np.repeat(a, 3, axis=-1)
-    return np.ascontiguousarray(a)
-
-
-def _iter_frames(frames, name="frames"):
-    """Yield validated uint8 (H, W, 3) frames from an array or iterable; sizes must match."""
-    if isinstance(frames, np.ndarray) or hasattr(frames, "__array__"):
-        frames = np.asarray(frames)
-        if frames.ndim not in (3, 4):
-            raise DataError(
-                name,
-                "expected a video of shape (T, H, W, C) or (T, H, W), "
-                f"found shape {frames.shape}",
-            )
-        if frames.shape[0] == 0:
-            raise DataError(name, "video has zero frames")
-    shape = None
-    for k, frame in enumerate(frames):
-        f = as_uint8_frame(frame, name)
-        if shape is None:
-            shape = f.shape
-        elif f.shape != shape:
-            raise DataError(
-                name, f"frame {k} has shape {f.shape}, frame 0 has shape {shape}"
-            )
-        yield f
-
-
-def _fps_fraction(fps):
-    if not fps or fps <= 0:
-        raise ValueError(f"write_video: `fps` must be positive, got {fps!r}")
-    return fractions.Fraction(fps).limit_denominator(1001)
-
-
-class _AtomicPath:
-    """Context manager yielding a temp path next to ``path``; renamed into place on success.
-
-    Missing parent folders are created.
-    """
-
-    def __init__(self, path, is_dir=False):
-        self.path = os.path.abspath(os.fspath(path))
-        self.is_dir = is_dir
-        parent, base = os.path.split(self.path)
-        root, ext = _split_ext(base)
-        # Keep the suffix: FFmpeg and nibabel choose the format from it.
-        self.tmp = os.path.join(parent, f".{root}.tmp-{uuid.uuid4().hex[:8]}{ext}")
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            if os.path.isdir(self.tmp):
-                shutil.rmtree(self.tmp, ignore_errors=True)
-            elif os.path.exists(self.tmp):
-                os.remove(self.tmp)
-            return False
-        if self.is_dir and os.path.isdir(self.path):
-            # Swap folders: move the old one aside first so a crash never mixes them.
-            old = self.tmp + ".old"
-            os.replace(self.path, old)
-            os.replace(self.tmp, self.path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(self.tmp, self.path)
-        return False
-
-
-def _split_ext(name):
-    for ext in (".nii.gz",):
-        if name.lower().endswith(ext):
-            return name[: -len(ext)], name[-len(ext) :]
-    return os.path.splitext(name)
-
-
-def _pad_even(frame):
-    h, w = frame.shape[:2]
-    if h % 2 or w % 2:
-        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    return frame
-
-
-def _encode(container, stream, frames, to_video_frame):
-    """Encodes frames into `stream`, sizing it from the first frame; flushes."""
-    opened = False
-    for frame in frames:
-        if not opened:
-            stream.height, stream.width = frame.shape[:2]
-            opened = True
-        for packet in stream.encode(to_video_frame(frame)):
-            container.mux(packet)
-    if not opened:
-        raise DataError("frames", "video has zero frames")
-    for packet in stream.encode():
-        container.mux(packet)
-
-
-def _write_ffmpeg(tmp, frames, fps, codec, options, container_options=None):
-    with av.open(tmp, mode="w", options=container_options or {}) as container:
-        stream = container.add_stream(codec, rate=_fps_fraction(fps))
-        stream.pix_fmt = "yuv420p"
-        stream.options = options
-        even = (_pad_even(frame) for frame in frames)
-        _encode(container, stream, even, lambda f: av.VideoFrame.from_ndarray(f, format="rgb24"))
-
-
-def _quantize(frame):
-    """(H, W, 3) uint8 -> (indices uint8 (H, W), palette (n, 3) uint8), n <= 256."""
-    flat = frame.reshape(-1, 3)
-    # Pack RGB into one int: 1-D unique is much faster than unique rows.
-    packed = (flat[:, 0].astype(np.uint32) << 16) | (flat[:, 1].astype(np.uint32) << 8) | flat[:, 2]
-    values, inverse = np.unique(packed, return_inverse=True)
-    if len(values) <= 256:
-        colors = np.stack([values >> 16, (values >> 8) & 255, values & 255], -1).astype(np.uint8)
-        return inverse.reshape(frame.shape[:2]).astype(np.uint8), colors
-    try:
-        from PIL import Image
-    except ImportError:
-        # Fixed 6x7x6 colour cube (252 colours): crude but dependency-free.
-        levels = np.array([6, 7, 6])
-        q = np.rint(flat.astype(np.float32) / 255.0 * (levels - 1)).astype(np.int64)
-        idx = (q[:, 0] * 7 + q[:, 1]) * 6 + q[:, 2]
-        grid = np.stack(
-            np.meshgrid(*[np.linspace(0, 255, n) for n in levels], indexing="ij"), -1
-        )
-        return idx.reshape(frame.shape[:2]).astype(np.uint8), np.rint(
-            grid.reshape(-1, 3)
-        ).astype(np.uint8)
-    image = Image.fromarray(frame).quantize(256, method=Image.Quantize.MEDIANCUT)
-    palette = np.array(image.getpalette()[: 256 * 3], np.uint8).reshape(-1, 3)
-    return np.asarray(image, np.uint8), palette
-
-
-def _pal8_frame(frame):
-    indices, colors = _quantize(frame)
-    palette = np.zeros((256, 4), np.uint8)
-    palette[: len(colors), 0] = 255  # ARGB: opaque
-    palette[: len(colors), 1:] = colors
-    return av.VideoFrame.from_ndarray((indices, palette), format="pal8")
-
-
-def _write_gif(tmp, frames, fps):
-    with av.open(tmp, mode="w", format="gif") as container:
-        stream = container.add_stream("gif", rate=_fps_fraction(fps))
-        stream.pix_fmt = "pal8"
-        _encode(container, stream, frames, _pal8_frame)
-
-
-def _encode_png(frame):
-    codec = av.CodecContext.create("png", "w")
-    codec.height, codec.width = frame.shape[:2]
-    codec.pix_fmt = "rgb24"
-    packets = codec.encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-    packets += codec.encode(None)
-    return b"".join(bytes(p) for p in packets)
-
-
-def write_image(path, image):
-    """Write one (H, W, 3|1) image as PNG, atomically."""
-    frame = as_uint8_frame(image, "image")
-    with _AtomicPath(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(_encode_png(frame))
-    return os.fspath(path)
-
-
-def _write_png_folder(tmp, frames, prefix):
-    os.mkdir(tmp)
-    count = 0
-    for count, frame in enumerate(frames, start=1):
-        with open(os.path.join(tmp, f"{prefix}{count - 1:05d}.png"), "wb") as fh:
-            fh.write(_encode_png(frame))
-    if count == 0:
-        raise DataError("frames", "video has zero frames")
-
-
-def write_video(path, frames, fps=30, *, crf=18, keyframe_interval=None, prefix="frame_"):
-    """Write frames to ``path``; the suffix picks the format (see module doc).
-
-    Args:
-        path: ``.mp4``/``.mov``/``.mkv`` (H.264), ``.webm`` (VP9), ``.gif``, or
-            any other path (no video suffix) for a folder of PNG frames.
-        frames: (T, H, W, 3|1) or (T, H, W) array, or an iterable of frames;
-            uint8, bool or float in [0, 1].
-        fps: frames per second (ignored for PNG folders).
-        crf: quality for H.264/VP9, lower is better (18 is visually lossless).
-        keyframe_interval: frames between keyframes (shorter = faster seeking);
-            None keeps the encoder default.
-        prefix: file name prefix for PNG frames.
-
-    Returns:
-        ``path``. An existing file is replaced; an existing folder is replaced
-        only if it holds nothing but image files.
-    """
-    path = os.fspath(path)
-    suffix = os.path.splitext(path)[1].lower()
-    frames = _iter_frames(frames)
-    if suffix in (".mp4", ".mov", ".mkv", ".m4v"):
-        options = {"crf": str(crf), "preset": "medium"}
-        if keyframe_interval:
-            options["g"] = str(int(keyframe_interval))
-        # faststart: index at the front, so players (and truncated copies) can stream it.
-        muxer = {} if suffix == ".mkv" else {"movflags": "+faststart"}
-        with _AtomicPath(path) as tmp:
-            _write_ffmpeg(tmp, frames, fps, "libx264", options, muxer)
-    elif suffix == ".webm":
-        options = {"crf": str(crf + 12), "b": "0", "deadline": "good", "cpu-used": "4"}
-        if keyframe_interval:
-            options["g"] = str(int(keyframe_interval))
-        with _AtomicPath(path) as tmp:
-            _write_ffmpeg(tmp, frames, fps, "libvpx-vp9", options)
-    elif suffix == ".gif":
-        with _AtomicPath(path) as tmp:
-            _write_gif(tmp, frames, fps)
-    elif suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES:
-        raise ValueError(
-            f"write_video: cannot write {path}: supported suffixes are "
-            f"{', '.join(WRITE_SUFFIXES)}, or no suffix for a PNG folder"
-        )
-    else:
-        if os.path.isfile(path):
-            raise ValueError(
-                f"write_video: {path} has no video suffix, so it names a folder of PNG "
-                "frames, but a file of that name exists"
-            )
-        if os.path.isdir(path):
-            others = [
-                n for n in os.listdir(path) if not n.lower().endswith(IMAGE_SUFFIXES)
-            ]
-            if others:
-                raise ValueError(
-                    f"write_video: {path} is a folder holding non-image files "
-                    f"({', '.join(sorted(others)[:3])}); refusing to replace it"
-                )
-        with _AtomicPath(path, is_dir=True) as tmp:
-            _write_png_folder(tmp, frames, prefix)
-    return path
-
-
-def write_frames(folder, frames, *, prefix="frame_"):
-    """Write frames as ``<prefix>00000.png, ...`` into ``folder`` (atomic swap)."""
-    folder = os.fspath(folder)
-    if os.path.splitext(folder)[1].lower() in VIDEO_SUFFIXES:
-        raise ValueError(f"write_frames: {folder} looks like a video file, not a folder")
-    return write_video(folder, frames, prefix=prefix)
 
 
 def to_channels(video, channels):

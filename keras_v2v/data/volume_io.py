@@ -26,7 +26,9 @@ import numpy as np
 
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
-from keras_v2v.data.video_io import _AtomicPath, _resample_axis, natural_key
+from keras_v2v.data.atomic import AtomicPath
+from keras_v2v.data.resize import resample_axis
+from keras_v2v.data.video_io import natural_key
 
 # Absolute windows in Hounsfield units (level +- width / 2), and robust
 # percentile windows for modalities without absolute units (MR).
@@ -328,7 +330,7 @@ def apply_window(volume, window):
 def _resample(volume, shape):
     for axis, size in enumerate(shape):
         if size != volume.shape[axis]:
-            volume = _resample_axis(volume, axis, int(size), "area")
+            volume = resample_axis(volume, axis, int(size), "area")
     return volume
 
 
@@ -423,6 +425,6 @@ def write_nifti(path, volume, spacing=(1.0, 1.0, 1.0)):
     affine = np.diag([w, h, d, 1.0])
     image = nib.Nifti1Image(data, affine)
     image.header.set_xyzt_units("mm")
-    with _AtomicPath(path) as tmp:
+    with AtomicPath(path) as tmp:
         nib.save(image, tmp)
     return path

@@ -12,7 +12,8 @@ import warnings
 import numpy as np
 
 from keras_v2v.data.errors import DataError
-from keras_v2v.data.video_io import _iter_frames, resize_frames, write_video
+from keras_v2v.data.resize import resize_frames
+from keras_v2v.data.video_write import validated_frames, write_video
 
 # 3x5 bitmap glyphs; lower case is drawn as upper case, unknown characters as "?".
 _FONT = {
@@ -70,7 +71,7 @@ def _as_video(video, k):
     """A video (T, H, W[, C]) or volume (D, H, W, 1) -> uint8 (T, H, W, 3)."""
     array = np.asarray(video)
     if array.ndim == 3 or (array.ndim == 4 and array.shape[-1] in (1, 3)):
-        return np.stack(list(_iter_frames(array, name=f"videos[{k}]")))
+        return np.stack(list(validated_frames(array, name=f"videos[{k}]")))
     raise DataError(
         f"videos[{k}]",
         "expected a video (T, H, W, C) with C 1 or 3, a volume (D, H, W, 1) or "

@@ -15,11 +15,11 @@ import difflib
 import json
 import os
 
-from keras_v2v import hub
+from keras_v2v.presets import storage
 
 REGISTRY_FILE = os.path.join(os.path.dirname(__file__), "registry.json")
 # The repository's zoo/ (an editable install or a clone); KERAS_V2V_ZOO points elsewhere.
-DEFAULT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+DEFAULT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo")
 
 
 class PresetNotFoundError(FileNotFoundError):
@@ -30,7 +30,7 @@ def zoo_dir():
     return os.environ.get("KERAS_V2V_ZOO", DEFAULT_ZOO)
 
 
-def registry():
+def load_registry():
     with open(REGISTRY_FILE) as handle:
         return json.load(handle)
 
@@ -41,7 +41,7 @@ def _offline():
 
 def _bundled_folder(name):
     folder = os.path.join(zoo_dir(), name)
-    return folder if os.path.exists(os.path.join(folder, hub.WEIGHTS_FILE)) else None
+    return folder if os.path.exists(os.path.join(folder, storage.WEIGHTS_FILE)) else None
 
 
 def _snapshot(repo_id, revision=None, token=None, local_only=False):
@@ -61,7 +61,7 @@ def _snapshot(repo_id, revision=None, token=None, local_only=False):
 
 def weights_location(name, entry=None):
     """Where a registered preset's weights are: bundled, cached, hub or recipe only."""
-    entry = entry or registry()[name]
+    entry = entry or load_registry()[name]
     if entry.get("recipe_only"):
         return "recipe only"
     if _bundled_folder(name):
@@ -79,7 +79,7 @@ def weights_location(name, entry=None):
 def list_pretrained():
     """One dict per registered preset: name, task, method, shape, parameters, weights, metric."""
     rows = []
-    for name, entry in sorted(registry().items()):
+    for name, entry in sorted(load_registry().items()):
         sample = entry.get("sample_clip")
         if sample:
             sample = os.path.join(os.path.dirname(zoo_dir()), sample)
@@ -127,7 +127,7 @@ def resolve(preset, revision=None, token=None):
     preset = os.fspath(preset)
     if os.path.isdir(preset):
         return preset, None, preset
-    entries = registry()
+    entries = load_registry()
     if preset in entries:
         entry = entries[preset]
         if entry.get("recipe_only"):
@@ -180,57 +180,4 @@ def from_pretrained(preset, revision=None, token=None, discriminators=True):
             memory; the model cannot be trained).
     """
     folder, expected, label = resolve(preset, revision=revision, token=token)
-    return hub.load_folder(folder, expected_sha256=expected, discriminators=discriminators, label=label)
-
-
-# ------------------------------------------------------------- maintenance
-def registry_entry(folder):
-    """The registry entry of one zoo folder: from its recipe and, when trained, its keras_v2v.json."""
-    from keras_v2v import recipes
-
-    recipe = recipes.load_recipe(os.path.join(folder, "recipe.toml"))
-    spec = hub.read_preset_spec(folder)
-    entry = {
-        "task": recipe.task,
-        "method": recipe.method,
-        "generator": recipe.dataset["generator"],
-        "description": recipe.description,
-        "hub_repo": recipe.export.get("hub_repo"),
-        "sample_clip": recipe.export.get("sample_clip"),
-    }
-    if spec is None:
-        entry.update(recipe_only=True, sha256=None, metric="", parameters=_untrained_parameters(recipe),
-                     input_shape=[recipe.model["clip_length"]] * recipe.is_3d + _recipe_frame(recipe),
-                     domains=["segmentation", "rgb"] if recipe.dataset["generator"] == "gta" else ["a", "b"])
-        return entry
-    entry.update(recipe_only=False, sha256=spec["sha256"][hub.WEIGHTS_FILE], metric=spec.get("metric", ""),
-                 parameters=spec["parameters"]["generator_a2b"], input_shape=spec["input_shape"],
-                 domains=spec["domains"])
-    return entry
-
-
-def _recipe_frame(recipe):
-    size = recipe.dataset.get("size") or [recipe.dataset.get("height"), recipe.dataset.get("width")]
-    size = [size, size] if isinstance(size, int) else list(size)
-    return size + [3]
-
-
-def _untrained_parameters(recipe):
-    """Generator parameters of a recipe nobody has trained: built on the fly (no data needed)."""
-    from keras_v2v import recipes
-
-    frame = tuple(_recipe_frame(recipe))
-    stand_in = recipes.RecipeData(None, None, None, frame, 3, ("segmentation", "rgb"))
-    return recipes.build_model(recipe, stand_in).generator_a2b.count_params()
-
-
-def registry_from_zoo(zoo):
-    entries = {}
-    for name in sorted(os.listdir(zoo)):
-        if os.path.exists(os.path.join(zoo, name, "recipe.toml")):
-            entries[name] = registry_entry(os.path.join(zoo, name))
-    for name, entry in entries.items():
-        # A 3D preset's framewise "random" baseline, for comparisons (the demo's plot).
-        baseline = f"{entry['task']}-2d-random"
-        entry["baseline"] = baseline if entry["method"] == "3d" and baseline in entries else None
-    return entries
+    return storage.load_folder(folder, expected_sha256=expected, discriminators=discriminators, label=label)

@@ -9,7 +9,7 @@ strided by 2 at each down/up-sampling step. The paper's text describes
 
 import keras
 
-from keras_v2v.layers import (
+from keras_v2v.models.layers import (
     CropToReference,
     InstanceNormalization,
     PadToValidSize,

@@ -73,7 +73,9 @@ def model_card(model, info):
         'out = model.translate(video, direction="a2b")  # (T, H, W, C) uint8 or float in [0, 1]',
         "```",
         "",
-        f"or `keras-v2v translate in.mp4 out.mp4 --model {name} --side-by-side`.",
+        f"or `keras-v2v translate in.mp4 out.mp4 --model {name} --side-by-side`. "
+        "`keras.saving.load_model` also reads this folder once `import keras_v2v` has run: Keras 3 "
+        "finds custom classes only through its registry, which that import fills.",
     ]
     training = info.get("training")
     if training:

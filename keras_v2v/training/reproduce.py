@@ -19,8 +19,10 @@ import os
 import keras
 import numpy as np
 
-from keras_v2v import data, evaluation, metrics, recipes
-from keras_v2v.training import read_progress
+from keras_v2v import data, evaluation
+from keras_v2v.evaluation import paper as paper_numbers
+from keras_v2v.training import pipeline, recipes, run
+from keras_v2v.training.resumable import read_progress
 
 METHODS = recipes.METHODS
 LAMBDA_TEMPORAL = recipes.CONST_LAMBDA_TEMPORAL
@@ -183,7 +185,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     if steps:
         plan = dataclasses.replace(plan, steps=int(steps))
     # Every method trains on the same data: generate it once.
-    recipe_data = recipes.load_data(recipe_for(name, budget, "3d"))
+    recipe_data = pipeline.load_data(recipe_for(name, budget, "3d"))
     test = recipe_data.test
     sources = test.a if spec.direction == "a2b" else test.b
     results, predictions = {}, {}
@@ -198,7 +200,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
         else:
             if verbose:
                 print(f"[{name}/{budget}] training {method} for {plan.steps} steps in {run_dir}")
-            model, progress, _ = recipes.train(recipe, run_dir, verbose=verbose, tensorboard=False,
+            model, progress, _ = run.train(recipe, run_dir, verbose=verbose, tensorboard=False,
                                                recipe_data=recipe_data)
             results[method] = {
                 "steps": progress["steps_done"],
@@ -215,12 +217,12 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     results["copy input"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
                              "metrics": evaluation.score(spec.generator, sources, test)}
     os.makedirs(out_dir, exist_ok=True)
-    paper = getattr(metrics, f"PAPER_{name.upper()}", None)
+    paper = getattr(paper_numbers, f"PAPER_{name.upper()}", None)
     record = {"table": name, "budget": budget, "machine": evaluation.machine_description(),
               "dataset": dataclasses.asdict(plan)["dataset"], "lambda_temporal": LAMBDA_TEMPORAL,
               "results": results, "paper": paper}
     with open(os.path.join(out_dir, f"{name}.json"), "w") as handle:
         json.dump(record, handle, indent=2, default=float)
-    data.video_io.write_image(os.path.join(out_dir, f"{name}_samples.png"), sample_strip(spec, test, predictions))
+    data.video_write.write_image(os.path.join(out_dir, f"{name}_samples.png"), sample_strip(spec, test, predictions))
     write_report(spec, budget, results, paper, out_dir)
     return results

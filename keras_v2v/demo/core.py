@@ -114,10 +114,10 @@ class Preset:
 
 
 def _preset_from_folder(name, folder):
-    from keras_v2v import hub
+    from keras_v2v.presets import storage
 
     folder = os.path.abspath(os.fspath(folder))
-    spec = hub.read_preset_spec(folder) or {}
+    spec = storage.read_preset_spec(folder) or {}
     shape = spec.get("input_shape")
     rank = spec.get("rank") or (len(shape) - 1 if shape else None)
     return Preset(
@@ -155,10 +155,10 @@ def bundled_presets(include_hub=False):
     ``include_hub=True`` adds those that are downloaded from the Hub on first
     use (a Space that installed keras-v2v without the repository's zoo/).
     """
-    import keras_v2v
+    from keras_v2v import presets
 
     wanted = ("bundled", "cached", "hub") if include_hub else ("bundled", "cached")
-    entries = [e for e in keras_v2v.list_pretrained() if e.get("weights") in wanted]
+    entries = [e for e in presets.list_pretrained() if e.get("weights") in wanted]
     # The 3D models first: they are what the demo shows; their 2D baselines follow.
     entries.sort(key=lambda e: (e.get("method") != "3d", e["name"]))
     return {e["name"]: _preset_from_entry(e["name"], e) for e in entries}
@@ -236,7 +236,7 @@ _MODELS_LOCK = threading.Lock()
 
 def load_model(source):
     """``keras_v2v.from_pretrained(source)``, loaded once per process and cached."""
-    import keras_v2v
+    from keras_v2v import presets
 
     source = os.fspath(source)
     key = os.path.abspath(source) if os.path.isdir(source) else source
@@ -244,7 +244,7 @@ def load_model(source):
         model = _MODELS.get(key)
         if model is None:
             # Generators only: less memory (no discriminators); the demo never trains.
-            model = keras_v2v.from_pretrained(source, discriminators=False)
+            model = presets.from_pretrained(source, discriminators=False)
             _MODELS[key] = model
     return model
 
@@ -267,39 +267,6 @@ class Clip:
     source_size: tuple  # (height, width) as uploaded
 
 
-def _target_size(height, width, max_side):
-    if max(height, width) <= max_side:
-        return height, width
-    scale = max_side / max(height, width)
-    # Even sides: H.264 (yuv420p) stores them without padding.
-    return max(2, 2 * round(height * scale / 2)), max(2, 2 * round(width * scale / 2))
-
-
-def _frame_rgb(frame, size, path, index):
-    """One decoded frame -> uint8 (H, W, 3) of ``size``, resized while converting."""
-    from keras_v2v.data import video_io
-
-    height, width = size
-    try:
-        if (frame.height, frame.width) == (height, width):
-            return frame.to_ndarray(format="rgb24")
-        try:  # swscale's area filter: fast, and no full-size copy of a 4K frame
-            return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
-        except (TypeError, ValueError):  # older PyAV without `interpolation`
-            full = frame.to_ndarray(format="rgb24")
-            return video_io.resize_frames(full[None], size)[0]
-    except video_io._DECODE_ERRORS as e:
-        raise DataError(path, f"frame {index} could not be converted to RGB ({e})") from e
-
-
-def _duration_s(container, stream):
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / 1_000_000
-    return None
-
-
 def _readable(problem, path, name):
     """A DataError's problem without server paths or errno numbers."""
     return re.sub(r"\[Errno -?\d+\] ", "", str(problem).replace(path, name))
@@ -308,15 +275,15 @@ def _readable(problem, path, name):
 def read_clip(path, limits=None):
     """Decode an upload within ``limits`` -> ``Clip`` (frames, fps, notices).
 
-    Decodes front to back and stops at the time/frame limit, resizing each
-    frame as it is decoded, so memory is bounded whatever the upload's size.
+    The headers are probed first (no decoding); then at most the time/frame
+    budget is decoded, each frame downscaled as it is decoded
+    (``data.read_video(max_side=...)``), so memory is bounded whatever the
+    upload's size. A clip that stops decoding part-way keeps what decodes.
 
     Raises:
         DemoInputError: with a message for the user (too large, unreadable,
             no video stream, no decodable frame).
     """
-    from keras_v2v.data import video_io
-
     limits = limits or Limits()
     path = os.fspath(path)
     name = os.path.basename(path)
@@ -332,50 +299,34 @@ def read_clip(path, limits=None):
     if size == 0:
         raise DemoInputError(f"{name} is empty (0 bytes); upload {formats}.")
 
-    notices, frames = [], []
+    notices = []
     try:
-        with video_io._open(path) as container:
-            stream = video_io._video_stream(container, path)
-            stream.thread_type = "AUTO"
-            rate = video_io._frame_rate(stream)
-            fps = float(rate) if rate and 0 < float(rate) <= 240 else None
-            if fps is None:
-                fps = DEFAULT_FPS
-                notices.append(f"{name} declares no usable frame rate; assuming {DEFAULT_FPS:g} fps.")
-            budget = max(1, min(limits.max_frames, math.floor(limits.max_seconds * fps + 1e-6)))
-            declared, duration = int(stream.frames or 0), _duration_s(container, stream)
-            source_size = target = None
-            more = False
-            try:
-                for frame in video_io._decoded(container, stream, path):
-                    if len(frames) >= budget:
-                        more = True
-                        break
-                    if target is None:
-                        source_size = (frame.height, frame.width)
-                        target = _target_size(frame.height, frame.width, limits.max_side)
-                    frames.append(_frame_rgb(frame, target, path, len(frames)))
-            except DataError as e:
-                if not frames:
-                    raise
-                notices.append(
-                    f"{name} stops decoding after frame {len(frames)} (truncated or corrupt: "
-                    f"{_readable(e.problem, path, name)}); the {len(frames)} frames that decode are "
-                    "translated."
-                )
+        info = data.probe_video(path)
+        fps = info.fps if info.fps and 0 < info.fps <= 240 else None
+        if fps is None:
+            fps = DEFAULT_FPS
+            notices.append(f"{name} declares no usable frame rate; assuming {DEFAULT_FPS:g} fps.")
+        budget = max(1, min(limits.max_frames, math.floor(limits.max_seconds * fps + 1e-6)))
+        # One frame past the budget tells whether the clip was cut.
+        frames = data.read_video(path, max_frames=budget + 1, max_side=limits.max_side, partial=True)
     except DataError as e:
         problem = _readable(e.problem, path, name)
         raise DemoInputError(
             f"Could not read {name}: {problem}. Upload {formats} that FFmpeg can decode."
         ) from e
-    if not frames:
-        raise DemoInputError(f"Could not read {name}: it holds no decodable video frames. Upload {formats}.")
 
+    source_size = (info.height, info.width)
+    target = tuple(frames.shape[1:3])
+    more = len(frames) > budget
+    frames = frames[:budget]
     kept = len(frames)
-    if more:
-        total = (
-            f"{duration:.1f} s" if duration else f"{declared} frames" if declared else "a longer clip"
+    if not more and info.frames and kept < info.frames:
+        notices.append(
+            f"{name} stops decoding after frame {kept} of the {info.frames} its header declares "
+            f"(truncated or corrupt); the {kept} frames that decode are translated."
         )
+    if more:
+        total = f"{info.frames} frames" if info.frames else "a longer clip"
         notices.append(
             f"Clip cut to its first {kept} frames ({kept / fps:.1f} s of {total}): the demo "
             f"translates at most {limits.max_seconds:g} s and {limits.max_frames} frames."
@@ -385,7 +336,7 @@ def read_clip(path, limits=None):
             f"Frames downscaled from {source_size[1]}x{source_size[0]} to {target[1]}x{target[0]} "
             f"px (the demo's limit is {limits.max_side} px on the longer side)."
         )
-    return Clip(np.stack(frames), fps, notices, source_size)
+    return Clip(frames, fps, notices, source_size)
 
 
 # --------------------------------------------------------------------------
@@ -503,12 +454,10 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
         curves["2D baseline"] = frame_changes(other)
 
     report(0.95, "Writing the videos")
-    from keras_v2v.data import write_side_by_side, write_video
-
     out_dir = out_dir or _output_dir()
     stem = f"{preset.name}-{direction}"
-    video_path = write_video(os.path.join(out_dir, f"{stem}.mp4"), output, fps=clip.fps)
-    side_path = write_side_by_side(
+    video_path = data.write_video(os.path.join(out_dir, f"{stem}.mp4"), output, fps=clip.fps)
+    side_path = data.write_side_by_side(
         os.path.join(out_dir, f"{stem}-side-by-side.mp4"), *panels, labels=labels, fps=clip.fps
     )
     flicker = {k: float(v.mean()) if v.size else 0.0 for k, v in curves.items()}
@@ -547,270 +496,3 @@ def _summary(preset, direction, clip, flicker, seconds):
     else:
         lines.append("One frame only: no temporal consistency plot.")
     return "\n\n".join(lines)
-
-
-# --------------------------------------------------------------------------
-# The Gradio app
-# --------------------------------------------------------------------------
-
-
-def _gpu(fn):
-    """``spaces.GPU`` (ZeroGPU Spaces) when the package imports; ``fn`` unchanged otherwise."""
-    try:
-        import spaces
-    except Exception:
-        return fn
-    try:
-        return spaces.GPU(duration=GPU_DURATION_S)(fn)
-    except Exception:  # an incompatible `spaces` must not take the demo down
-        logger.exception("spaces.GPU could not wrap the handler; running without it")
-        return fn
-
-
-def _preset_table(presets):
-    if not presets:
-        return (
-            "No presets are installed. Install keras-v2v with its bundled presets, or pass "
-            "`presets={name: folder}` to `keras_v2v.demo.build_app`."
-        )
-    rows = ["| preset | task | method | A -> B | metric | description |", "|---|---|---|---|---|---|"]
-    for p in presets.values():
-        method = p.method or (f"{p.rank}d" if p.rank else "")
-        baseline = f" (vs {p.baseline})" if p.baseline else ""
-        domains = " -> ".join(str(d) for d in p.domains[:2])
-        rows.append(
-            f"| `{p.name}` | {p.task} | {method}{baseline} | {domains} | {p.metric} | {p.description} |"
-        )
-    return "\n".join(rows)
-
-
-def _direction_choices(preset):
-    a, b = (preset.domains[:2] if preset else ("A", "B"))
-    return [(f"A -> B ({a} -> {b})", "a2b"), (f"B -> A ({b} -> {a})", "b2a")]
-
-
-def _preset_help(preset):
-    if preset is None:
-        return ""
-    text = preset.description or f"Translates {preset.domains[0]} <-> {preset.domains[1]}."
-    if preset.baseline:
-        text += f" The plot compares it with its framewise 2D baseline `{preset.baseline}`."
-    return text
-
-
-def _curves_frame(curves):
-    import pandas as pd
-
-    rows = [
-        {"frame": t + 1, "change": float(v), "series": name}
-        for name, values in curves.items()
-        for t, v in enumerate(values)
-    ]
-    return pd.DataFrame(rows, columns=["frame", "change", "series"])
-
-
-def _status(notices, summary=None, error=None):
-    parts = []
-    if error:
-        parts.append(f"**Error:** {error}")
-    parts += [f"**Notice:** {n}" for n in notices]
-    if summary:
-        parts.append(summary)
-    return "\n\n".join(parts)
-
-
-def preload(presets):
-    """Load every preset of ``{name: Preset}`` into the cache now; failures are logged, not raised."""
-    for preset in presets.values():
-        try:
-            load_model(preset.source)
-        except Exception:  # a preset that cannot load is reported when it is chosen
-            logger.exception("could not preload preset %s", preset.name)
-
-
-def build_app(
-    presets=None,
-    *,
-    limits=None,
-    concurrency_limit=CONCURRENCY_LIMIT,
-    max_queue=MAX_QUEUE,
-    title=TITLE,
-    preload_models=False,
-):
-    """The demo as a ``gr.Blocks`` (queued); ``launch`` serves it.
-
-    Args:
-        presets: None for the bundled zoo presets (``keras_v2v.list_pretrained()``
-            entries whose weights are bundled or cached), or a mapping
-            ``{name: preset folder | list_pretrained-style dict | Preset}``.
-        limits: ``Limits`` for uploads; None for the module constants.
-        concurrency_limit: translations running at once.
-        max_queue: requests that may wait; more are turned away.
-        preload_models: load every preset now rather than on its first request.
-    """
-    import gradio as gr
-
-    limits = limits or Limits()
-    table = resolve_presets(presets)
-    if preload_models:
-        preload(table)
-    names = list(table)
-    first = table[names[0]] if names else None
-    device = device_info()
-
-    def on_preset(name, direction):
-        preset = table.get(name)
-        return (
-            gr.update(choices=_direction_choices(preset), value=direction or "a2b"),
-            _preset_help(preset),
-        )
-
-    def inspect_upload(path):
-        if not path:
-            return ""
-        try:
-            clip = read_clip(path, limits)
-        except DemoInputError as e:
-            return _status([], error=str(e))
-        except Exception as e:  # never a crash in the page
-            logger.exception("inspecting an upload failed")
-            return _status([], error=f"Could not read the upload ({type(e).__name__}: {e}).")
-        t, h, w = clip.frames.shape[:3]
-        ready = f"Ready: {t} frames of {w}x{h} at {clip.fps:.3g} fps. Press Translate."
-        return _status(clip.notices, ready)
-
-    @_gpu
-    def translate(path, name, direction, progress=gr.Progress()):
-        def report(fraction, desc=None):
-            progress(min(max(fraction, 0.0), 1.0), desc=desc)
-
-        try:
-            result = translate_clip(path, name, direction, presets=table, limits=limits, progress=report)
-        except DemoInputError as e:
-            gr.Warning(str(e))
-            return None, None, None, _status([], error=str(e))
-        except Exception as e:  # never a crash in the page
-            logger.exception("translation failed")
-            message = f"Translation failed ({type(e).__name__}: {e})."
-            gr.Warning(message)
-            return None, None, None, _status([], error=message)
-        return (
-            result.video,
-            result.side_by_side,
-            _curves_frame(result.curves),
-            _status(result.notices, result.summary),
-        )
-
-    with gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.Markdown(
-            f"# {title}\n\nTranslate a short clip with a 3D (spatio-temporal) CycleGAN and compare "
-            "its temporal consistency with the framewise 2D baseline. "
-            f"Running on **{device}**."
-        )
-        with gr.Row():
-            with gr.Column(scale=1):
-                upload = gr.File(
-                    label="Clip (mp4, webm, mov, gif)",
-                    file_types=list(UPLOAD_SUFFIXES),
-                    type="filepath",
-                    elem_id="v2v-upload",
-                )
-                preset = gr.Dropdown(
-                    choices=names,
-                    value=names[0] if names else None,
-                    label="Preset",
-                    elem_id="v2v-preset",
-                )
-                preset_help = gr.Markdown(_preset_help(first))
-                direction = gr.Radio(
-                    choices=_direction_choices(first), value="a2b", label="Direction", elem_id="v2v-direction"
-                )
-                button = gr.Button("Translate", variant="primary", elem_id="v2v-translate")
-                gr.Markdown(f"**Limits.** {limits.describe()}", elem_id="v2v-limits")
-            with gr.Column(scale=2):
-                status = gr.Markdown(elem_id="v2v-status")
-                with gr.Row():
-                    output = gr.Video(label="Translation", elem_id="v2v-output", loop=True, autoplay=True)
-                    side = gr.Video(label="Side by side", elem_id="v2v-side-by-side", loop=True, autoplay=True)
-                plot = gr.LinePlot(
-                    x="frame",
-                    y="change",
-                    color="series",
-                    title="Temporal consistency: mean |frame t - frame t-1|",
-                    x_title="frame",
-                    y_title="change (0-1)",
-                    label="Frame-to-frame change",
-                    elem_id="v2v-plot",
-                )
-        # Clip and preset only: the direction's labels depend on the preset, and picking
-        # the preset resets them (on_preset).
-        examples = [
-            [p.sample_clip, p.name]
-            for p in table.values()
-            if p.sample_clip and os.path.isfile(p.sample_clip)
-        ]
-        if examples:
-            gr.Examples(
-                examples,
-                inputs=[upload, preset],
-                label="Bundled examples",
-                cache_examples=False,
-                elem_id="v2v-examples",
-            )
-        with gr.Accordion("Presets", open=False):
-            gr.Markdown(_preset_table(table))
-
-        preset.change(on_preset, [preset, direction], [direction, preset_help], queue=False)
-        upload.change(inspect_upload, upload, status, concurrency_limit=4, api_name="inspect")
-        button.click(
-            translate,
-            [upload, preset, direction],
-            [output, side, plot, status],
-            api_name="translate",
-            concurrency_limit=concurrency_limit,
-        )
-    app.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
-    app.v2v_presets = table
-    app.v2v_limits = limits
-    return app
-
-
-def launch_kwargs(app):
-    """What ``launch`` passes to ``Blocks.launch`` for the demo's limits."""
-    limits = getattr(app, "v2v_limits", None) or Limits()
-    folders = sorted(
-        {os.path.dirname(os.path.abspath(p.sample_clip)) for p in getattr(app, "v2v_presets", {}).values() if p.sample_clip}
-    )
-    return {"max_file_size": int(limits.max_upload_mb * 2**20), "allowed_paths": folders}
-
-
-def launch(host="127.0.0.1", port=7860, share=False, *, app=None, presets=None, limits=None, **kwargs):
-    """Build (unless ``app`` is given) and serve the demo; blocks unless ``prevent_thread_lock=True``.
-
-    ``host``/``port`` None leave them to Gradio (``GRADIO_SERVER_NAME`` /
-    ``GRADIO_SERVER_PORT``, which Hugging Face Spaces set). Other keyword
-    arguments go to ``gr.Blocks.launch``. Returns the app.
-    """
-    app = app or build_app(presets=presets, limits=limits)
-    options = launch_kwargs(app)
-    options.update(kwargs)
-    app.launch(server_name=host, server_port=port, share=share, **options)
-    return app
-
-
-def demo_command(args):
-    """``keras-v2v demo``: serve the demo until interrupted."""
-    try:
-        import gradio  # noqa: F401
-    except ImportError as error:
-        from keras_v2v.cli import CommandError
-
-        raise CommandError(
-            f"the demo needs Gradio ({error}); install it with `pip install 'keras-v2v[demo]'`"
-        ) from None
-    launch(
-        host=getattr(args, "host", "127.0.0.1"),
-        port=getattr(args, "port", 7860),
-        share=bool(getattr(args, "share", False)),
-    )
-    return 0

@@ -1,4 +1,4 @@
-"""Preset folders: `save_pretrained` writes one, `load_folder` loads one (names: `presets`).
+"""Preset folders: `save_pretrained` writes one, `load_folder` loads one (names: `registry`).
 
 A preset folder is Keras 3's unzipped model format (config.json,
 metadata.json, model.weights.h5, loadable with plain
@@ -14,8 +14,6 @@ import os
 import shutil
 import tempfile
 import warnings
-
-import keras
 
 PRESET_FILE = "keras_v2v.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -41,7 +39,7 @@ def _inference_copy(model):
 
 
 def _generic_card(model):
-    from keras_v2v import cards
+    from keras_v2v.presets import cards
 
     return cards.model_card(model, {})
 
@@ -136,9 +134,6 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
     discriminators often hold most of the weights); such a model translates
     but cannot be compiled for training.
     """
-    # Registers the custom layers before Keras reads the config.
-    import keras_v2v  # noqa: F401
-
     directory = os.fspath(directory)
     label = label or directory
     if not os.path.isdir(directory):
@@ -177,13 +172,15 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
 
 
 def _load(directory, weights, discriminators):
-    from keras_v2v.cyclegan import CycleGAN
+    import keras
 
+    # Keras finds the classes by their registered names (keras_v2v registers
+    # them when Keras is imported), so this module needs no model code.
     if discriminators:
         return keras.saving.load_model(directory, compile=False)
     with open(os.path.join(directory, "config.json")) as handle:
-        config = dict(json.load(handle)["config"])
-    config["discriminator_a"] = config["discriminator_b"] = None
-    model = CycleGAN.from_config(config)
+        config = json.load(handle)
+    config["config"] = dict(config["config"], discriminator_a=None, discriminator_b=None)
+    model = keras.saving.deserialize_keras_object(config)
     model.load_weights(weights)
     return model

@@ -13,7 +13,7 @@ import stat
 import sys
 import tempfile
 
-from keras_v2v.hub import PRESET_FILE, WEIGHTS_FILE, sha256_of
+from keras_v2v.presets.storage import PRESET_FILE, WEIGHTS_FILE, sha256_of
 
 REQUIRED_FILES = ("config.json", WEIGHTS_FILE, PRESET_FILE, "README.md")
 

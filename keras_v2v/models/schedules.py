@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_v2v.layers import PACKAGE
+from keras_v2v.models.layers import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -12,7 +12,9 @@ import platform
 
 import numpy as np
 
-from keras_v2v import metrics
+from keras_v2v.evaluation.table1 import evaluate_table1
+from keras_v2v.evaluation.table2 import evaluate_table2
+from keras_v2v.evaluation.table4 import evaluate_table4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,10 +51,10 @@ def score(generator, predictions, test):
     from keras_v2v.data import street
 
     if generator in ("volumetric_mnist", "head_phantoms"):
-        return metrics.evaluate_table2(predictions, test.b)
+        return evaluate_table2(predictions, test.b)
     if generator == "coloured_moving_mnist":
-        return metrics.evaluate_table1(predictions, test.b)
-    return metrics.evaluate_table4(predictions, test.extras["class_maps"], street.CLASS_COLOURS)
+        return evaluate_table1(predictions, test.b)
+    return evaluate_table4(predictions, test.extras["class_maps"], street.CLASS_COLOURS)
 
 
 def evaluate(model, generator, test, max_videos=None):

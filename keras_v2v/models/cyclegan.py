@@ -9,12 +9,12 @@ import warnings
 import keras
 from keras import ops
 
-from keras_v2v import inference, losses
-from keras_v2v.layers import PACKAGE
-from keras_v2v.networks import patchgan_discriminator, resnet_generator
-from keras_v2v.optimizers import PairedOptimizer
-from keras_v2v.pool import HistoryPool
-from keras_v2v.trainers import BackendTrainer, inference_mode
+from keras_v2v.models import inference, losses
+from keras_v2v.models.layers import PACKAGE
+from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.models.optimizers import PairedOptimizer
+from keras_v2v.models.pool import HistoryPool
+from keras_v2v.models.trainers import BackendTrainer, inference_mode
 
 METRIC_NAMES = (
     "g_loss",
@@ -374,14 +374,14 @@ class CycleGAN(BackendTrainer, keras.Model):
 
     # ---------------------------------------------------------------- presets
     def save_pretrained(self, directory, overwrite=False, **kwargs):
-        """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.hub.save_pretrained`."""
-        from keras_v2v import hub
+        """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.presets.save_pretrained`."""
+        from keras_v2v.presets import storage
 
-        return hub.save_pretrained(self, directory, overwrite=overwrite, **kwargs)
+        return storage.save_pretrained(self, directory, overwrite=overwrite, **kwargs)
 
     def push_to_hub(self, repo_id, private=False, token=None, **kwargs):
-        """Saves a preset and uploads it to a Hugging Face Hub model repo; see `keras_v2v.publish`."""
-        from keras_v2v import publish
+        """Saves a preset and uploads it to a Hugging Face Hub model repo; see `keras_v2v.presets.publish`."""
+        from keras_v2v.presets import publish
 
         return publish.push_to_hub(self, repo_id, private=private, token=token, **kwargs)
 

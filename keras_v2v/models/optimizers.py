@@ -9,7 +9,7 @@ the network its variable belongs to. Both step once per train_step.
 
 import keras
 
-from keras_v2v.layers import PACKAGE
+from keras_v2v.models.layers import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -21,11 +21,11 @@ def inference_mode():
     return contextlib.nullcontext()
 
 if _BACKEND == "tensorflow":
-    from keras_v2v.trainers.tensorflow import BackendTrainer
+    from keras_v2v.models.trainers.tensorflow import BackendTrainer
 elif _BACKEND == "jax":
-    from keras_v2v.trainers.jax import BackendTrainer
+    from keras_v2v.models.trainers.jax import BackendTrainer
 elif _BACKEND == "torch":
-    from keras_v2v.trainers.torch import BackendTrainer
+    from keras_v2v.models.trainers.torch import BackendTrainer
 else:
     raise ImportError(
         f"keras_v2v supports the tensorflow, jax and torch Keras backends; "

@@ -1,0 +1,113 @@
+"""What a recipe turns into: its data, its CycleGAN (built and compiled) and its batches."""
+
+import dataclasses
+import os
+
+import keras
+
+from keras_v2v import data
+from keras_v2v.models import cyclegan_2d, cyclegan_3d
+from keras_v2v.training.recipes import RecipeError
+
+
+@dataclasses.dataclass
+class RecipeData:
+    """Training sources for each domain, and a held-out paired split when there is one."""
+
+    train_a: object
+    train_b: object
+    test: object  # PairedVideoSet or None
+    frame_shape: tuple  # (H, W, C) of domain A
+    channels_b: int
+    domains: tuple
+
+
+def load_data(recipe):
+    """The recipe's dataset: a synthetic generator's split, or the GTA reader."""
+    spec = dict(recipe.dataset)
+    generator = spec.pop("generator")
+    split = spec.pop("split", 0.7)
+    split_seed = spec.pop("split_seed", 0)
+    if generator == "gta":
+        root = spec.pop("root", None)
+        if not root or not os.path.isdir(os.path.expanduser(root)):
+            raise RecipeError(
+                f"{recipe.path or recipe.name}: [dataset] root = {root!r} is not a folder; point it at a "
+                "VIPER / Playing for Benchmarks download (train/img, train/cls), e.g. "
+                "`keras-v2v train RECIPE --data-root /data/viper`"
+            )
+        clips = data.GTAClips(os.path.expanduser(root), split="train", **spec)
+        height, width = clips.size or clips.read_rgb(clips.clips[0], 0, 1).shape[1:3]
+        return RecipeData(clips.source("seg"), clips.source("rgb"), None, (height, width, 3), 3,
+                          ("segmentation", "rgb"))
+    try:
+        dataset = getattr(data, generator)(**spec)
+    except TypeError as error:
+        raise RecipeError(f"{recipe.path or recipe.name}: bad [dataset] arguments for {generator}: {error}") from None
+    train, test = dataset.split(split, seed=split_seed)
+    return RecipeData(train.a, train.b, test, tuple(dataset.a.shape[2:]), dataset.b.shape[-1],
+                      (dataset.domain_a, dataset.domain_b))
+
+
+def build_model(recipe, recipe_data):
+    """The recipe's CycleGAN; a 2D width of "match-3d" copies the 3D model's parameter count."""
+    m = recipe.model
+    common = dict(channels_b=recipe_data.channels_b, num_blocks=m["num_blocks"],
+                  discriminator_layers=m["discriminator_layers"], domains=recipe_data.domains,
+                  upsampling=m["upsampling"])
+    only_3d = dict(temporal_stride=m["temporal_stride"], stem_kernel_size=m["stem_kernel_size"])
+    frame = tuple(recipe_data.frame_shape)
+    shape_3d = (m["clip_length"],) + frame
+    name = "v2v_" + recipe.name.replace("-", "_")
+    if recipe.is_3d:
+        return cyclegan_3d(shape_3d, filters=m["filters"], discriminator_filters=m["discriminator_filters"],
+                           name=name, **common, **only_3d)
+    filters, disc_filters = m["filters"], m["discriminator_filters"]
+    if filters == "match-3d":
+        # Paper sec. 5.2: baselines get the 3D generator's parameter count.
+        if not m["reference_3d_filters"]:
+            raise RecipeError(f"{recipe.path or recipe.name}: filters = \"match-3d\" needs "
+                              "[model] reference_3d_filters (the 3D model's width)")
+        target = cyclegan_3d(shape_3d, filters=m["reference_3d_filters"], discriminator_filters=disc_filters,
+                             **common, **only_3d)
+        filters = matched_width(lambda f: cyclegan_2d(frame, filters=f, discriminator_filters=f, **common),
+                                target.generator_a2b.count_params())
+        disc_filters = filters
+    return cyclegan_2d(frame, filters=filters, discriminator_filters=disc_filters, name=name, **common)
+
+
+def matched_width(build, target_params, widest=256):
+    """The width whose generator parameter count is closest to `target_params`."""
+    best, best_gap = 1, None
+    for width in range(1, widest + 1):
+        count = build(width).generator_a2b.count_params()
+        gap = abs(count - target_params)
+        if best_gap is None or gap < best_gap:
+            best, best_gap = width, gap
+        if count > target_params:
+            break
+    return best
+
+
+def compile_model(model, recipe):
+    t = recipe.training
+
+    def optimizer():
+        return keras.optimizers.Adam(t["learning_rate"], beta_1=t["beta_1"])
+
+    model.compile(generator_optimizer=optimizer(), discriminator_optimizer=optimizer(), gan_loss=t["gan_loss"],
+                  lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
+                  lambda_temporal=recipe.lambda_temporal, pool_size=t["pool_size"], seed=t["seed"])
+    return model
+
+
+def batches(recipe, recipe_data):
+    """Paper Fig. 4: clips for 3D, random or sequential frames for 2D."""
+    mode = {"3d": "clips", "2d-random": "random"}.get(recipe.method, "sequential")
+    clip_length = recipe.model["clip_length"]
+    crop = recipe.training["crop_size"]
+    return data.UnpairedVideoDataset(
+        recipe_data.train_a, recipe_data.train_b, mode=mode, batch_size=1 if recipe.is_3d else clip_length,
+        clip_length=clip_length, crop_size=tuple(crop) if crop else None,
+        steps_per_epoch=recipe.training["chunk"], seed=recipe.training["seed"],
+    )

@@ -1,0 +1,184 @@
+"""Recipes: a TOML file that says how a preset is trained, and the code that runs it.
+
+A recipe has four tables:
+
+    name = "vmnist-sph2sand-3d"
+    task = "vmnist-sph2sand"
+    method = "3d"                      # 3d | 2d-random | 2d-sequential | 2d-const
+
+    [dataset]                          # a generator of keras_v2v.data and its arguments,
+    generator = "volumetric_mnist"     # or generator = "gta" with root = "/data/viper"
+    n = 200
+    split = 0.7                        # domains split independently (paper sec. 5)
+
+    [model]                            # cyclegan_3d / cyclegan_2d arguments
+    clip_length = 16                   # frames of a 3D clip; frames per 2D batch
+    filters = 8                        # 2D: "match-3d" = width with the 3D model's parameters
+
+    [training]
+    steps = 1500
+
+    [export]
+    weights_dtype = "float16"
+
+`keras-v2v train RECIPE` and `keras-v2v reproduce` both run recipes through
+`keras_v2v.training.run.train`, so a zoo preset and a row of a results table
+come from the same code. This module only reads, checks and writes recipes
+(no Keras import).
+"""
+
+import dataclasses
+import os
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
+GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta")
+
+MODEL_DEFAULTS = dict(
+    clip_length=8, filters=32, num_blocks=6, discriminator_filters=32, discriminator_layers=3,
+    temporal_stride=True, stem_kernel_size=7, upsampling="resize", reference_3d_filters=None,
+)
+TRAINING_DEFAULTS = dict(
+    steps=1000, chunk=100, learning_rate=2e-4, beta_1=0.5, gan_loss="lsgan", lambda_cycle=10.0,
+    lambda_identity=0.5, lambda_temporal=None, pool_size=50, seed=0, sample_every=500, crop_size=None,
+)
+EXPORT_DEFAULTS = dict(weights_dtype="float16", hub_repo=None, data_licence=None, sample_clip=None)
+# The paper gives no weight for the "const" penalty (eq. 2); this one is documented in the results.
+CONST_LAMBDA_TEMPORAL = 1.0
+
+
+
+class RecipeError(ValueError):
+    """A recipe file that cannot be run; the message names the file and key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    name: str
+    task: str
+    method: str
+    dataset: dict
+    model: dict
+    training: dict
+    export: dict
+    description: str = ""
+    path: str = None  # the file it was read from, for messages
+
+    def __post_init__(self):
+        where = self.path or self.name
+        if self.method not in METHODS:
+            raise RecipeError(f"{where}: method must be one of {', '.join(METHODS)}, found {self.method!r}")
+        generator = self.dataset.get("generator")
+        if generator not in GENERATORS:
+            raise RecipeError(
+                f"{where}: [dataset] generator must be one of {', '.join(GENERATORS)}, found {generator!r}"
+            )
+        for table, defaults in (("model", MODEL_DEFAULTS), ("training", TRAINING_DEFAULTS),
+                                ("export", EXPORT_DEFAULTS)):
+            unknown = sorted(set(getattr(self, table)) - set(defaults))
+            if unknown:
+                raise RecipeError(
+                    f"{where}: unknown key(s) {', '.join(unknown)} in [{table}]; "
+                    f"known: {', '.join(sorted(defaults))}"
+                )
+        object.__setattr__(self, "model", {**MODEL_DEFAULTS, **self.model})
+        object.__setattr__(self, "training", {**TRAINING_DEFAULTS, **self.training})
+        object.__setattr__(self, "export", {**EXPORT_DEFAULTS, **self.export})
+
+    @property
+    def lambda_temporal(self):
+        """The "const" penalty weight: as written, else on for 2d-const only."""
+        value = self.training["lambda_temporal"]
+        if value is None:
+            return CONST_LAMBDA_TEMPORAL if self.method == "2d-const" else 0.0
+        return float(value)
+
+    @property
+    def is_3d(self):
+        return self.method == "3d"
+
+    def replace(self, **sections):
+        """A copy with some keys of some tables changed: replace(training={"steps": 10})."""
+        changes = {k: ({**getattr(self, k), **v} if isinstance(v, dict) else v) for k, v in sections.items()}
+        return dataclasses.replace(self, **changes)
+
+    def to_toml(self):
+        lines = [f"name = {_toml_value(self.name)}", f"task = {_toml_value(self.task)}",
+                 f"method = {_toml_value(self.method)}"]
+        if self.description:
+            lines.append(f"description = {_toml_value(self.description)}")
+        for table in ("dataset", "model", "training", "export"):
+            lines += ["", f"[{table}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, table).items() if v is not None]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def load_recipe(path):
+    """Reads and checks a recipe file; errors name the file and the key."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "recipe.toml")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such recipe file")
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise RecipeError(f"{path}: not valid TOML ({error})") from None
+    missing = [k for k in ("name", "task", "method", "dataset") if k not in raw]
+    if missing:
+        raise RecipeError(f"{path}: missing {', '.join(missing)} (a recipe needs name, task, method, [dataset])")
+    unknown = sorted(set(raw) - {"name", "task", "method", "description", "dataset", "model", "training", "export"})
+    if unknown:
+        raise RecipeError(f"{path}: unknown top-level key(s) {', '.join(unknown)}")
+    return Recipe(
+        name=raw["name"], task=raw["task"], method=raw["method"], dataset=dict(raw["dataset"]),
+        model=dict(raw.get("model", {})), training=dict(raw.get("training", {})),
+        export=dict(raw.get("export", {})), description=raw.get("description", ""), path=path,
+    )
+
+
+def save_recipe(recipe, path):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as handle:
+        handle.write(recipe.to_toml())
+    os.replace(tmp, path)
+    return path
+
+
+def _what_training_sees(recipe):
+    """The parts of a recipe that change the weights (not steps, sampling or export)."""
+    training = {k: v for k, v in recipe.training.items() if k not in ("steps", "sample_every")}
+    return {"method": recipe.method, "dataset": recipe.dataset, "model": recipe.model, "training": training}
+
+
+def check_run_dir(recipe, run_dir):
+    """Records the recipe in a new run folder; refuses to resume a run made by a different one."""
+    os.makedirs(run_dir, exist_ok=True)
+    recorded = os.path.join(run_dir, "recipe.toml")
+    if os.path.exists(recorded):
+        previous = _what_training_sees(load_recipe(recorded))
+        current = _what_training_sees(recipe)
+        if previous != current:
+            changed = [k for k in current if current[k] != previous[k]]
+            raise RecipeError(
+                f"{run_dir} holds a run of a different recipe ({', '.join(changed)} differ from {recorded}); "
+                "use another --run-dir, or delete that folder to start over."
+            )
+    else:
+        save_recipe(recipe, recorded)
