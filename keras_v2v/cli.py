@@ -2,7 +2,7 @@
 
     keras-v2v list
     keras-v2v translate in.mp4 out.mp4 --model NAME_OR_FOLDER [--direction b2a] [--side-by-side]
-    keras-v2v train zoo/<preset>/recipe.toml [--out FOLDER] [--set training.steps=200]
+    keras-v2v train zoo/<preset>/recipe.toml [--out FOLDER] [--set training.steps=200] [--devices N]
     keras-v2v evaluate --model NAME_OR_FOLDER [--dataset vmnist]
     keras-v2v reproduce table2 --budget quick
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
@@ -151,15 +151,16 @@ def list_command(args):
 
 def _parse_overrides(pairs):
     """--set section.key=value (TOML values; bare words are strings) -> {section: {key: value}}."""
+    from keras_v2v.training import recipes
     from keras_v2v.training.recipes import tomllib
 
     out = {}
     for pair in pairs or ():
         key, sep, raw = pair.partition("=")
         section, dot, name = key.partition(".")
-        if not sep or not dot or section not in ("dataset", "model", "training", "export"):
+        if not sep or not dot or section not in recipes.TABLES:
             raise CommandError(f"--set {pair!r}: expected SECTION.KEY=VALUE with SECTION one of "
-                               "dataset, model, training, export")
+                               f"{', '.join(recipes.TABLES)}")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -175,6 +176,10 @@ def train_command(args):
     overrides = _parse_overrides(args.set)
     if args.data_root:
         overrides.setdefault("dataset", {})["root"] = args.data_root
+    if args.devices is not None:
+        if args.devices < 1:
+            raise CommandError(f"--devices must be a positive integer (devices per host), found {args.devices}")
+        overrides.setdefault("distribution", {})["devices"] = args.devices
     if overrides:
         recipe = recipe.replace(**overrides)
     run_dir = args.run_dir or os.path.join("runs", "train", recipe.name)
@@ -182,10 +187,16 @@ def train_command(args):
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
     load_backend()
-    from keras_v2v.training import export, run
+    from keras_v2v.training import distribution, export, run
 
+    plan = distribution.make_plan(recipe.distribution["devices"])
+    if plan.distributed:
+        print(f"data-parallel training: {plan.describe()}")
     model, progress, recipe_data = run.train(recipe, run_dir, verbose=0 if args.quiet else 1,
                                                  tensorboard=not args.no_tensorboard)
+    if not plan.is_chief:
+        print(f"trained; host {plan.host} leaves the preset to host 0")
+        return
     folder, info = export.export_preset(recipe, model, out, progress, recipe_data=recipe_data,
                                         evaluate=not args.no_evaluate, note=args.note)
     if "evaluation" in info:
@@ -315,6 +326,8 @@ def build_parser():
     tn.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                     help="override a recipe value, e.g. --set training.steps=200 (repeatable)")
     tn.add_argument("--data-root", default=None, help="dataset folder for recipes that read files (GTA)")
+    tn.add_argument("--devices", type=int, default=None, metavar="N",
+                    help="data-parallel devices per host (jax, tensorflow); sets [distribution] devices")
     tn.add_argument("--note", default=None, help="a sentence for the model card's Training section")
     tn.add_argument("--no-tensorboard", action="store_true")
     tn.add_argument("--no-evaluate", action="store_true", help="skip the held-out metrics for the card")

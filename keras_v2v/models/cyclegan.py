@@ -265,7 +265,12 @@ class CycleGAN(BackendTrainer, keras.Model):
             identity = identity + losses.l1_loss(self.generator_b2a(a, training=training), a)
         if cfg["lambda_temporal"]:
             axis = self._temporal_axis()
-            temporal = losses.temporal_penalty(fake_b, axis) + losses.temporal_penalty(fake_a, axis)
+            seq_a, seq_b = fake_a, fake_b
+            if axis == 0:
+                # A 2D sequence is split over replicas (tf.distribute): gather it so the
+                # frame pairs across the split count, as on one device.
+                seq_a, seq_b = self.gather_replicas(fake_a), self.gather_replicas(fake_b)
+            temporal = losses.temporal_penalty(seq_b, axis) + losses.temporal_penalty(seq_a, axis)
         total = (
             adv_a2b
             + adv_b2a
@@ -284,9 +289,21 @@ class CycleGAN(BackendTrainer, keras.Model):
         return total, logs, fake_a, fake_b
 
     def pooled_fakes(self, fake_a, fake_b):
-        """Detached fakes mixed with earlier ones from the history pools."""
+        """Detached fakes mixed with earlier ones from the history pools.
+
+        There is one pool per domain for the global batch: under tf.distribute
+        every replica queries it with all replicas' fakes (same pool, same RNG
+        draws, so the copies stay identical) and keeps its own rows. A run on N
+        devices thus draws what a 1-device run draws, and a checkpoint holds one
+        pool whatever the device count. (keras.distribution steps see the global
+        batch already.)
+        """
         fake_a, fake_b = ops.stop_gradient(fake_a), ops.stop_gradient(fake_b)
-        return self.pool_a.query(fake_a), self.pool_b.query(fake_b)
+        if not self.pool_a.size:
+            return fake_a, fake_b
+        pooled_a = self.pool_a.query(self.gather_replicas(fake_a))
+        pooled_b = self.pool_b.query(self.gather_replicas(fake_b))
+        return self.this_replica(pooled_a, fake_a), self.this_replica(pooled_b, fake_b)
 
     def discriminator_objective(self, a, b, fake_a, fake_b, training=True):
         gan = self.loss_config["gan_loss"]

@@ -64,9 +64,14 @@ class HistoryPool(keras.layers.Layer):
         stored = ops.take(self.buffer.value, slots, axis=0)
         broadcast = (-1,) + (1,) * len(self.sample_shape)
         outputs = ops.where(ops.reshape(swap, broadcast), stored, samples)
-        # Samples that are neither stored nor swapped write their slot's old value back.
-        write = ops.reshape(ops.logical_or(not_full, swap), broadcast)
-        updates = ops.where(write, samples, stored)
+        # Several samples may land on one slot. The scatter below must not depend on the
+        # order a backend (or a sharded program) applies duplicates in, so every row for
+        # a slot carries the same value: the last writing sample's, or the old value.
+        write = ops.logical_or(not_full, swap)
+        same_slot = ops.logical_and(ops.equal(slots[:, None], slots[None, :]), write[None, :])
+        last_writer = ops.max(ops.where(same_slot, positions[None, :], -1), axis=1)
+        winners = ops.take(samples, ops.maximum(last_writer, 0), axis=0)
+        updates = ops.where(ops.reshape(last_writer >= 0, broadcast), winners, stored)
         self.buffer.assign(ops.scatter_update(self.buffer.value, slots[:, None], updates))
         added = ops.sum(ops.cast(not_full, "int32"))
         self.count.assign(ops.minimum(count + added, self.size))

@@ -101,13 +101,18 @@ def compile_model(model, recipe):
     return model
 
 
+def batch_size(recipe):
+    """The global batch: [training] batch_size, else 1 clip (3D) or clip_length frames (2D)."""
+    return recipe.training["batch_size"] or (1 if recipe.is_3d else recipe.model["clip_length"])
+
+
 def batches(recipe, recipe_data):
     """Paper Fig. 4: clips for 3D, random or sequential frames for 2D."""
     mode = {"3d": "clips", "2d-random": "random"}.get(recipe.method, "sequential")
     clip_length = recipe.model["clip_length"]
     crop = recipe.training["crop_size"]
     return data.UnpairedVideoDataset(
-        recipe_data.train_a, recipe_data.train_b, mode=mode, batch_size=1 if recipe.is_3d else clip_length,
+        recipe_data.train_a, recipe_data.train_b, mode=mode, batch_size=batch_size(recipe),
         clip_length=clip_length, crop_size=tuple(crop) if crop else None,
         steps_per_epoch=recipe.training["chunk"], seed=recipe.training["seed"],
     )

@@ -1,6 +1,6 @@
 """Recipes: a TOML file that says how a preset is trained, and the code that runs it.
 
-A recipe has four tables:
+A recipe has five tables:
 
     name = "vmnist-sph2sand-3d"
     task = "vmnist-sph2sand"
@@ -17,9 +17,13 @@ A recipe has four tables:
 
     [training]
     steps = 1500
+    batch_size = 2                     # the global batch: clips (3D) or frames (2D) per step
 
     [export]
     weights_dtype = "float16"
+
+    [distribution]                     # optional; see keras_v2v.training.distribution
+    devices = 2                        # data-parallel devices per host (1 = off)
 
 `keras-v2v train RECIPE` and `keras-v2v reproduce` both run recipes through
 `keras_v2v.training.run.train`, so a zoo preset and a row of a results table
@@ -45,8 +49,12 @@ MODEL_DEFAULTS = dict(
 TRAINING_DEFAULTS = dict(
     steps=1000, chunk=100, learning_rate=2e-4, beta_1=0.5, gan_loss="lsgan", lambda_cycle=10.0,
     lambda_identity=0.5, lambda_temporal=None, pool_size=50, seed=0, sample_every=500, crop_size=None,
+    batch_size=None,  # None: 1 clip (3D), clip_length consecutive or random frames (2D)
 )
 EXPORT_DEFAULTS = dict(weights_dtype="float16", hub_repo=None, data_licence=None, sample_clip=None)
+# Where a run trains, not what: the batch above is the global batch whatever the device count.
+DISTRIBUTION_DEFAULTS = dict(devices=1)
+TABLES = ("dataset", "model", "training", "export", "distribution")
 # The paper gives no weight for the "const" penalty (eq. 2); this one is documented in the results.
 CONST_LAMBDA_TEMPORAL = 1.0
 
@@ -67,6 +75,7 @@ class Recipe:
     export: dict
     description: str = ""
     path: str = None  # the file it was read from, for messages
+    distribution: dict = None
 
     def __post_init__(self):
         where = self.path or self.name
@@ -77,8 +86,10 @@ class Recipe:
             raise RecipeError(
                 f"{where}: [dataset] generator must be one of {', '.join(GENERATORS)}, found {generator!r}"
             )
+        if self.distribution is None:
+            object.__setattr__(self, "distribution", {})
         for table, defaults in (("model", MODEL_DEFAULTS), ("training", TRAINING_DEFAULTS),
-                                ("export", EXPORT_DEFAULTS)):
+                                ("export", EXPORT_DEFAULTS), ("distribution", DISTRIBUTION_DEFAULTS)):
             unknown = sorted(set(getattr(self, table)) - set(defaults))
             if unknown:
                 raise RecipeError(
@@ -88,6 +99,9 @@ class Recipe:
         object.__setattr__(self, "model", {**MODEL_DEFAULTS, **self.model})
         object.__setattr__(self, "training", {**TRAINING_DEFAULTS, **self.training})
         object.__setattr__(self, "export", {**EXPORT_DEFAULTS, **self.export})
+        object.__setattr__(self, "distribution", {**DISTRIBUTION_DEFAULTS, **self.distribution})
+        _check_positive_int(where, "training", "batch_size", self.training["batch_size"], optional=True)
+        _check_positive_int(where, "distribution", "devices", self.distribution["devices"])
 
     @property
     def lambda_temporal(self):
@@ -111,10 +125,17 @@ class Recipe:
                  f"method = {_toml_value(self.method)}"]
         if self.description:
             lines.append(f"description = {_toml_value(self.description)}")
-        for table in ("dataset", "model", "training", "export"):
+        for table in TABLES:
             lines += ["", f"[{table}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, table).items() if v is not None]
         return "\n".join(lines) + "\n"
+
+
+def _check_positive_int(where, table, key, value, optional=False):
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RecipeError(f"{where}: [{table}] {key} must be a positive integer, found {value!r}")
 
 
 def _toml_value(value):
@@ -143,13 +164,14 @@ def load_recipe(path):
     missing = [k for k in ("name", "task", "method", "dataset") if k not in raw]
     if missing:
         raise RecipeError(f"{path}: missing {', '.join(missing)} (a recipe needs name, task, method, [dataset])")
-    unknown = sorted(set(raw) - {"name", "task", "method", "description", "dataset", "model", "training", "export"})
+    unknown = sorted(set(raw) - {"name", "task", "method", "description", *TABLES})
     if unknown:
         raise RecipeError(f"{path}: unknown top-level key(s) {', '.join(unknown)}")
     return Recipe(
         name=raw["name"], task=raw["task"], method=raw["method"], dataset=dict(raw["dataset"]),
         model=dict(raw.get("model", {})), training=dict(raw.get("training", {})),
         export=dict(raw.get("export", {})), description=raw.get("description", ""), path=path,
+        distribution=dict(raw.get("distribution", {})),
     )
 
 
@@ -162,7 +184,12 @@ def save_recipe(recipe, path):
 
 
 def _what_training_sees(recipe):
-    """The parts of a recipe that change the weights (not steps, sampling or export)."""
+    """The parts of a recipe that change the weights (not steps, sampling, export or devices).
+
+    [distribution] is left out on purpose: the batch is the global batch and the
+    history pool is global, so N devices compute what one computes and a run may
+    resume on another device count (tests/test_distribution.py checks both ways).
+    """
     training = {k: v for k, v in recipe.training.items() if k not in ("steps", "sample_every")}
     return {"method": recipe.method, "dataset": recipe.dataset, "model": recipe.model, "training": training}
 

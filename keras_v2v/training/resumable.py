@@ -8,6 +8,8 @@ from its last complete chunk and never from a half-written file.
 
 import json
 import os
+import shutil
+import tempfile
 import time
 
 import keras
@@ -32,30 +34,42 @@ def read_progress(run_dir):
 
 
 class ChunkCheckpoint(keras.callbacks.Callback):
-    """Saves the model and the progress record at the end of every epoch (= chunk)."""
+    """Saves the model and the progress record at the end of every epoch (= chunk).
 
-    def __init__(self, run_dir, steps_per_chunk, progress):
+    With several hosts every host saves (reading distributed variables may need all
+    of them) but only the chief writes into `run_dir`; the others write a scratch folder.
+    """
+
+    def __init__(self, run_dir, steps_per_chunk, progress, is_chief=True):
         super().__init__()
         self.run_dir = run_dir
         self.steps_per_chunk = steps_per_chunk
         self.progress = progress
+        self.is_chief = is_chief
+
+    def on_train_begin(self, logs=None):
+        self.folder = self.run_dir if self.is_chief else tempfile.mkdtemp(prefix="keras-v2v-worker-")
+
+    def on_train_end(self, logs=None):
+        if not self.is_chief:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.progress["train_seconds"] = self.progress.get("train_seconds", 0.0) + time.time() - self._started
-        tmp = os.path.join(self.run_dir, f".tmp-{CHECKPOINT}")
+        tmp = os.path.join(self.folder, f".tmp-{CHECKPOINT}")
         self.model.save(tmp)
-        os.replace(tmp, os.path.join(self.run_dir, CHECKPOINT))
+        os.replace(tmp, os.path.join(self.folder, CHECKPOINT))
         self.progress["steps_done"] = (epoch + 1) * self.steps_per_chunk
         for name, value in (logs or {}).items():
             self.progress["history"].setdefault(name, []).append(float(value))
-        _write_json_atomically(os.path.join(self.run_dir, PROGRESS), self.progress)
+        _write_json_atomically(os.path.join(self.folder, PROGRESS), self.progress)
 
 
 def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_chunk=200,
-                    callbacks=(), verbose=1):
+                    callbacks=(), verbose=1, is_chief=True):
     """Trains to `total_steps`, resuming from `run_dir` when it holds a checkpoint.
 
     Args:
@@ -65,6 +79,8 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             If it has an `epoch` attribute it is set so a resumed run draws
             the batches the uninterrupted run would have drawn.
         total_steps: steps to train in all (rounded up to whole chunks).
+        is_chief: False on the other hosts of a multi-host run: they resume from
+            `run_dir` (a folder every host sees) but write nothing there.
     Returns:
         (model, progress dict)
     """
@@ -92,7 +108,7 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             epochs=chunks,
             initial_epoch=done,
             shuffle=False,  # the sampler already randomizes; fit's shuffle would break resume
-            callbacks=[ChunkCheckpoint(run_dir, steps_per_chunk, progress), *callbacks],
+            callbacks=[ChunkCheckpoint(run_dir, steps_per_chunk, progress, is_chief), *callbacks],
             verbose=verbose,
         )
     return model, progress

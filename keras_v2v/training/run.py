@@ -6,9 +6,9 @@ import keras
 import numpy as np
 
 from keras_v2v import data
-from keras_v2v.training import pipeline
+from keras_v2v.training import distribution, pipeline
 from keras_v2v.training.recipes import check_run_dir
-from keras_v2v.training.resumable import read_progress, train_resumable
+from keras_v2v.training.resumable import CHECKPOINT, read_progress, train_resumable
 
 
 class SampleWriter(keras.callbacks.Callback):
@@ -46,22 +46,33 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     """Trains (or resumes) `recipe` in `run_dir`. Returns (model, progress, recipe_data).
 
     `recipe_data`: the recipe's data when the caller already has it (`load_data(recipe)`).
+    The recipe's [distribution] table picks the devices (`keras_v2v.training.distribution`);
+    after a data-parallel run the returned model is the last checkpoint on one device.
     """
+    plan = distribution.make_plan(recipe.distribution["devices"])
+    plan.check_batch(pipeline.batch_size(recipe))
     check_run_dir(recipe, run_dir)
     recipe_data = recipe_data or pipeline.load_data(recipe)
     steps, chunk = recipe.training["steps"], recipe.training["chunk"]
     done = read_progress(run_dir)["steps_done"]
     callbacks = []
-    if tensorboard and done < steps:
+    # Several hosts: only the chief writes, and model calls outside fit would need every host.
+    writes_extras = plan.is_chief and plan.hosts == 1
+    if tensorboard and done < steps and writes_extras:
         board = tensorboard_callback(os.path.join(run_dir, "logs"))
         callbacks += [board] if board is not None else []
-    if recipe.training["sample_every"] and done < steps:
+    if recipe.training["sample_every"] and done < steps and writes_extras:
         callbacks.append(SampleWriter(os.path.join(run_dir, "samples"), _sample_clip(recipe, recipe_data),
                                       recipe.training["sample_every"], first_step=done))
-    model, progress = train_resumable(
-        lambda: pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe),
-        pipeline.batches(recipe, recipe_data), steps, run_dir, steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose,
-    )
+    with distribution.scope(plan):
+        model, progress = train_resumable(
+            lambda: pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe),
+            distribution.host_batches(plan, pipeline.batches(recipe, recipe_data)), steps, run_dir,
+            steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose, is_chief=plan.is_chief,
+        )
+    if plan.distributed and plan.is_chief:
+        # Export, evaluation and samples after training run on one device, from what the run wrote.
+        model = keras.saving.load_model(os.path.join(run_dir, CHECKPOINT))
     return model, progress, recipe_data
 
 

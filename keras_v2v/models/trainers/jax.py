@@ -10,6 +10,14 @@ import keras
 
 
 class BackendTrainer:
+    # Under keras.distribution the step is one program over the global batch
+    # (sharded by XLA), so there is nothing to gather.
+    def gather_replicas(self, x):
+        return x
+
+    def this_replica(self, global_x, local_x):
+        return global_x
+
     def _state_scope(self, trainable, non_trainable, optimizer, metrics):
         mapping = (
             list(zip(self.trainable_variables, trainable))

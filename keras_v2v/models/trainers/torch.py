@@ -10,6 +10,13 @@ def _grads(loss, variables):
 
 
 class BackendTrainer:
+    # Keras' torch backend trains on one device: nothing to gather.
+    def gather_replicas(self, x):
+        return x
+
+    def this_replica(self, global_x, local_x):
+        return global_x
+
     def train_step(self, data):
         self._check_compiled()
         a, b = self._unpack(data)
