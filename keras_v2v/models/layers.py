@@ -70,11 +70,13 @@ class InstanceNormalization(keras.layers.Layer):
     """Normalizes each sample and channel over all spatial (and time) axes.
 
     Statistics are computed in float32 even under mixed precision, since the
-    variance of large activations overflows in float16.
+    variance of large activations overflows in float16. `per_frame=True`
+    normalises each frame of a clip (N, D, H, W, C) on its own.
     """
 
-    def __init__(self, epsilon=1e-5, center=True, scale=True, **kwargs):
+    def __init__(self, epsilon=1e-5, center=True, scale=True, per_frame=False, **kwargs):
         super().__init__(**kwargs)
+        self.per_frame = bool(per_frame)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
@@ -95,7 +97,7 @@ class InstanceNormalization(keras.layers.Layer):
     def call(self, x):
         dtype = x.dtype
         x = ops.cast(x, "float32")
-        axes = tuple(range(1, len(x.shape) - 1))
+        axes = tuple(range(2 if self.per_frame and len(x.shape) == 5 else 1, len(x.shape) - 1))
         mean, variance = ops.moments(x, axes=axes, keepdims=True)
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
@@ -113,6 +115,7 @@ class InstanceNormalization(keras.layers.Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
+            "per_frame": self.per_frame,
         }
 
 
@@ -133,8 +136,9 @@ class ResidualBlock(keras.layers.Layer):
         dropout: dropout rate between the two convolutions (0 disables).
     """
 
-    def __init__(self, filters, kernel_size=3, rank=2, dropout=0.0, **kwargs):
+    def __init__(self, filters, kernel_size=3, rank=2, dropout=0.0, per_frame=False, **kwargs):
         super().__init__(**kwargs)
+        self.per_frame = bool(per_frame)
         self.filters = int(filters)
         self.rank = int(rank)
         self.kernel_size = _normalize_tuple(kernel_size, self.rank, "kernel_size")
@@ -149,7 +153,7 @@ class ResidualBlock(keras.layers.Layer):
         self.conv1 = conv_layer(
             self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv1"
         )
-        self.norm1 = InstanceNormalization(dtype=self.dtype_policy, name="norm1")
+        self.norm1 = InstanceNormalization(per_frame=self.per_frame, dtype=self.dtype_policy, name="norm1")
         self.drop = (
             keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
             if self.dropout
@@ -159,7 +163,7 @@ class ResidualBlock(keras.layers.Layer):
         self.conv2 = conv_layer(
             self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv2"
         )
-        self.norm2 = InstanceNormalization(dtype=self.dtype_policy, name="norm2")
+        self.norm2 = InstanceNormalization(per_frame=self.per_frame, dtype=self.dtype_policy, name="norm2")
 
     def build(self, input_shape):
         if input_shape[-1] != self.filters:
@@ -190,6 +194,7 @@ class ResidualBlock(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "rank": self.rank,
             "dropout": self.dropout,
+            "per_frame": self.per_frame,
         }
 
 

@@ -138,11 +138,19 @@ def resolve(preset, revision=None, token=None):
         repo_id = entry.get("hub_repo")
         if not repo_id:
             raise PresetNotFoundError(f"{preset!r}: weights are neither bundled in {zoo_dir()} nor on the Hub.")
-        return _from_hub(repo_id, revision, token, preset, entry), entry["sha256"], preset
-    repo_id = preset[len("hf://"):] if preset.startswith("hf://") else preset
-    looks_like_path = preset.startswith((".", "/", "~")) or os.sep + os.sep in preset or preset.count("/") > 1
+        expected = entry["sha256"] if revision in (None, "main") else None
+        return _from_hub(repo_id, revision, token, preset, preset), expected, preset
+    hub = preset.startswith("hf://")
+    repo_id = preset[len("hf://"):] if hub else preset
+    looks_like_path = not hub and (preset.startswith((".", "/", "~")) or "//" in preset or preset.count("/") > 1)
+    if hub and not (repo_id.count("/") == 1 and all(repo_id.split("/"))):
+        raise PresetNotFoundError(f"{preset!r}: expected hf://ORG/NAME (a Hugging Face Hub model repo id)")
     if repo_id.count("/") == 1 and not looks_like_path and all(repo_id.split("/")):
-        return _from_hub(repo_id, revision, token, preset, None), None, preset
+        # A registered preset named by its Hub repo is held to the registry's checksum too.
+        # (An explicit other revision is checked against its own keras_v2v.json record only.)
+        name = next((n for n, e in entries.items() if e.get("hub_repo") == repo_id), None)
+        expected = entries[name].get("sha256") if name and revision in (None, "main") else None
+        return _from_hub(repo_id, revision, token, preset, name), expected, preset
     if looks_like_path or os.path.exists(preset):
         raise PresetNotFoundError(
             f"No preset folder at {preset!r}. Expected a folder written by `model.save_pretrained(...)` "
@@ -151,12 +159,13 @@ def resolve(preset, revision=None, token=None):
     raise _unknown(preset, list(entries))
 
 
-def _from_hub(repo_id, revision, token, label, entry):
+def _from_hub(repo_id, revision, token, label, registered_name):
     folder = _snapshot(repo_id, revision, token, local_only=True)
     if folder:
         return folder
     if _offline():
-        train = f"train them with `keras-v2v train zoo/{label}/recipe.toml`, " if entry else ""
+        train = (f"train them with `keras-v2v train zoo/{registered_name}/recipe.toml`, "
+                 if registered_name else "")
         raise PresetNotFoundError(
             f"{label}: weights are not bundled and not in the Hugging Face cache "
             f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}), and HF_HUB_OFFLINE is set. "

@@ -47,7 +47,8 @@ def recipe_text(recipe):
     return recipe.to_toml()
 
 
-def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=True, overwrite=True, note=None):
+def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=True, overwrite=True, note=None,
+                  replace_foreign=False):
     """Writes the preset folder for `model` trained by `recipe`; returns (folder, info)."""
     generator = recipe.dataset["generator"]
     info = {
@@ -74,7 +75,7 @@ def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=T
                               "machine": evaluation.machine_description()}
         info["metric"] = f"{result['headline']['name']}={result['headline']['value']:.3g}"
     folder = storage.save_pretrained(
-        model, out_dir, overwrite=overwrite, weights_dtype=recipe.export["weights_dtype"],
+        model, out_dir, overwrite=overwrite, replace_foreign=replace_foreign, weights_dtype=recipe.export["weights_dtype"],
         card=cards.model_card(model, info), metadata=info,
         extra_files={"recipe.toml": recipe_text(recipe), "LICENSE-DATA.md": info["data_licence"] + "\n"},
     )

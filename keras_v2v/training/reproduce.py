@@ -22,7 +22,7 @@ import numpy as np
 from keras_v2v import data, evaluation
 from keras_v2v.evaluation import paper as paper_numbers
 from keras_v2v.training import pipeline, recipes, run
-from keras_v2v.training.resumable import read_progress
+from keras_v2v.training.resumable import latest_checkpoint, read_progress
 
 METHODS = recipes.METHODS
 LAMBDA_TEMPORAL = recipes.CONST_LAMBDA_TEMPORAL
@@ -196,7 +196,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
         if os.path.exists(scored) and read_progress(run_dir)["steps_done"] >= plan.steps:
             with open(scored) as handle:
                 results[method] = json.load(handle)
-            model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
+            model = keras.saving.load_model(latest_checkpoint(run_dir)[0])
         else:
             if verbose:
                 print(f"[{name}/{budget}] training {method} for {plan.steps} steps in {run_dir}")

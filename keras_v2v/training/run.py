@@ -58,8 +58,14 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     if recipe.training["sample_every"] and done < steps:
         callbacks.append(SampleWriter(os.path.join(run_dir, "samples"), _sample_clip(recipe, recipe_data),
                                       recipe.training["sample_every"], first_step=done))
+
+    def fresh_model():
+        # The recipe's seed fixes the weights' initialisation too, so two runs of a recipe match.
+        keras.utils.set_random_seed(recipe.training["seed"])
+        return pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe)
+
     model, progress = train_resumable(
-        lambda: pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe),
+        fresh_model,
         pipeline.batches(recipe, recipe_data), steps, run_dir, steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose,
     )
     return model, progress, recipe_data
