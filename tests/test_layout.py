@@ -25,7 +25,10 @@ ALLOWED = {
     "models": {"presets"},
     "training": {"data", "models", "presets", "evaluation"},
     "demo": {"data", "presets", "models", "evaluation"},
-    "cli": {"data", "models", "presets", "evaluation", "training", "demo"},
+    # Serving sits after from_pretrained: it exports a preset's generator and runs
+    # the exported graph through models' sliding windows; nothing imports it back.
+    "serving": {"presets", "models"},
+    "cli": {"data", "models", "presets", "evaluation", "training", "demo", "serving"},
 }
 
 
