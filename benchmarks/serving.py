@@ -4,7 +4,7 @@
     python benchmarks/serving.py --formats onnx,litert,saved_model --frames 128 --runs 7 --json serving.json
 
 The preset is exported once per format (static shape: its training clip,
-dynamic batch) into a temporary folder. Every implementation translates the
+dynamic batch; with --size, every axis dynamic) into a temporary folder. Every implementation translates the
 same uint8 video through the same sliding windows and batching
 (`keras_v2v.models.inference.translate`); only the `generate` call differs:
 the Keras generator on TensorFlow (`model.translate`) or the exported graph
@@ -48,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--preset", default="vmnist-sph2sand-3d")
     parser.add_argument("--formats", default="onnx", help="comma-separated: onnx, litert, saved_model")
     parser.add_argument("--frames", type=int, default=96, help="video length (the sample clip tiled in time)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="resize frames to size x size (the exports are then --dynamic)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass, for every runtime")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="intra-op threads for every runtime")
@@ -67,6 +69,8 @@ def main(argv=None):
     row = {r["name"]: r for r in v2v.list_pretrained()}[args.preset]
     clip = data.to_channels(data.read_video(row["sample_clip"]), row["input_shape"][-1])
     video = np.concatenate([clip] * -(-args.frames // len(clip)))[: args.frames]
+    if args.size:
+        video = data.resize.resize_frames(video, (args.size, args.size))
     model = v2v.from_pretrained(args.preset, discriminators=False)
 
     runners = {"keras-tensorflow (model.translate)": lambda: model.translate(video, batch_size=args.batch_size)}
@@ -74,7 +78,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in args.formats.split(","):
             out = os.path.join(tmp, fmt)
-            serving.export(args.preset, out, format=fmt)
+            serving.export(args.preset, out, format=fmt, dynamic=bool(args.size))
             runtime = serving.open_export(out, threads=args.threads)
             package = RUNTIMES[fmt]
             if package != "tensorflow":

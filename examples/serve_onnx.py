@@ -18,9 +18,15 @@ from keras_v2v import data
 from keras_v2v.models.inference import translate
 
 export_dir, source, target = sys.argv[1:4]
-info = json.load(open(os.path.join(export_dir, "export.json")))
+with open(os.path.join(export_dir, "export.json")) as handle:
+    info = json.load(handle)
 session = ort.InferenceSession(os.path.join(export_dir, info["file"]), providers=["CPUExecutionProvider"])
-generate = lambda clips: session.run(None, {info["input"]["name"]: clips})[0]  # noqa: E731
+
+
+def generate(clips):  # (N, D, H, W, C) float32 in [-1, 1] -> the same in the target domain
+    return session.run(None, {info["input"]["name"]: clips})[0]
+
+
 video = data.to_channels(data.read_video(source), info["input"]["shape"][-1])  # (T, H, W, C) uint8
 out = translate(generate, video, rank=3, channels=video.shape[-1], window=info["window"]["frames"], batch_size=4)
 data.write_video(target, out, fps=data.video_info(source).fps or 30)

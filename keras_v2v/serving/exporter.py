@@ -177,6 +177,8 @@ def export(preset, out, format="onnx", direction="a2b", frames=None, height=None
     """
     import keras
 
+    from keras_v2v.serving import graph  # imports Keras
+
     if format not in FORMATS:
         raise ExportError(f"--format: expected one of {', '.join(FORMATS)}, found {format!r}")
     if direction not in ("a2b", "b2a"):
@@ -200,8 +202,6 @@ def export(preset, out, format="onnx", direction="a2b", frames=None, height=None
                                  else (model.channels_b, model.channels_a))
     sample = list(model.sample_shape[:-1]) + [channels_in]
     shape = input_shape(sample, model.rank, frames, height, width, dynamic)
-    from keras_v2v.serving import graph
-
     serving = graph.serving_copy(generator, shape, dtype)
 
     parent = os.path.dirname(out)
@@ -250,8 +250,9 @@ def _record(spec, label, folder, fmt, artefact, built, direction, model, shape, 
         "versions": {**_versions(), **_converter_versions(fmt)},
     }
     if model.rank == 3:
-        depth = model.sample_shape[0]
-        record["window"] = {"frames": depth, "overlap": depth // 2, "blend": "tent",
-                            "note": "videos are translated in overlapping windows of the training depth, "
-                                    "as CycleGAN.translate does"}
+        # Long videos go through overlapping windows, as CycleGAN.translate does: of the
+        # training depth, or of the graph's clip length when that is fixed.
+        frames = shape[0] or model.sample_shape[0]
+        record["window"] = {"frames": frames, "overlap": frames // 2, "blend": "tent",
+                            "training_depth": model.sample_shape[0]}
     return record

@@ -88,7 +88,12 @@ def open_export(folder, threads=None):
     folder = os.fspath(folder)
     record = read_export(folder)
     path = os.path.normpath(os.path.join(folder, record["file"]))
-    return Runtime(folder, record, LOADERS[record["format"]](path, record, threads))
+    try:
+        run = LOADERS[record["format"]](path, record, threads)
+    except ImportError as error:
+        raise ImportError(f"{folder}: {record['format']} files run in {record['runtime']}, which is not installed "
+                          f'({error}); pip install "keras-v2v[export]"') from None
+    return Runtime(folder, record, run)
 
 
 def translate(runtime, video, window=None, overlap=None, batch_size=8, progress=None):
@@ -100,6 +105,12 @@ def translate(runtime, video, window=None, overlap=None, batch_size=8, progress=
     from keras_v2v.models import inference
 
     record = runtime.record
-    window = window or record.get("window", {}).get("frames")
+    fixed = record["input"]["shape"][1:-1]
+    found = np.shape(video)[-3:-1]
+    if any(size is not None and size != have for size, have in zip(fixed[-2:], found)):
+        raise ValueError(f"video: expected frames of {fixed[-2]}x{fixed[-1]} (this export's fixed size; export with "
+                         f"--dynamic or --height/--width for others), found {found[0]}x{found[1]}")
+    if record["rank"] == 3 and window is None:
+        window = record["window"]["frames"]
     return inference.translate(runtime, video, rank=record["rank"], channels=record["input"]["shape"][-1],
                                window=window, overlap=overlap, batch_size=batch_size, progress=progress)
