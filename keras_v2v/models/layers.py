@@ -263,7 +263,9 @@ class PadToValidSize(keras.layers.Layer):
 
     The generator needs sizes divisible by its total stride and long enough
     for reflection padding; edge padding (not zeros) keeps a constant clip
-    constant. `CropToReference` undoes it at the output.
+    constant. `CropToReference` undoes it at the output. Axes whose size is
+    known only at run time (a graph traced with dynamic axes, as exported by
+    `keras-v2v export --dynamic`) are padded the same way by a gather.
     """
 
     def __init__(self, multiple=(4, 4), minimum=(8, 8), **kwargs):
