@@ -8,6 +8,7 @@
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
     keras-v2v demo
     keras-v2v info NAME_OR_FOLDER
+    keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
 `--help`, `list` and `info` import no Keras backend (the registry and preset
@@ -302,6 +303,18 @@ def reproduce_command(args):
     print(f"wrote {args.out_dir}/{args.table}.md")
 
 
+def export_command(args):
+    load_backend()
+    from keras_v2v import serving
+
+    record = serving.export(args.preset, args.out, format=args.format, direction=args.direction,
+                            frames=args.frames, height=args.height, width=args.width, dynamic=args.dynamic,
+                            dtype=args.dtype, overwrite=args.overwrite)
+    shape = "x".join("?" if s is None else str(s) for s in record["input"]["shape"])
+    print(f"wrote {args.out} ({record['format']}: {record['input']['layout']} {shape} {record['input']['dtype']} "
+          f"in [-1, 1], {record['domains']['from']} -> {record['domains']['to']}; see export.json)")
+
+
 def _int_at_least(lowest, what):
     def parse(text):
         try:
@@ -414,6 +427,20 @@ def build_parser():
     pb.add_argument("--commit-message", default=None)
     pb.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
     pb.set_defaults(run=publish_command)
+
+    ex = verbs.add_parser("export", help="export a preset's generator to SavedModel, ONNX or LiteRT")
+    ex.add_argument("preset", help="preset name, folder or Hub repo")
+    ex.add_argument("out", help="folder to write: the graph and export.json")
+    ex.add_argument("--format", required=True, choices=("saved_model", "onnx", "litert"))
+    ex.add_argument("--direction", choices=("a2b", "b2a"), default="a2b")
+    ex.add_argument("--frames", type=int, default=None, help="3D: fixed clip length (default: training depth)")
+    ex.add_argument("--height", type=int, default=None, help="fixed frame height (default: the preset's)")
+    ex.add_argument("--width", type=int, default=None, help="fixed frame width (default: the preset's)")
+    ex.add_argument("--dynamic", action="store_true", help="any batch, length, height and width")
+    ex.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                    help="input and compute dtype of the graph (default float32, whatever the training policy)")
+    ex.add_argument("--overwrite", action="store_true", help="replace OUT when it is a previous export")
+    ex.set_defaults(run=export_command)
 
     dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")
     dm.add_argument("--host", default="127.0.0.1")

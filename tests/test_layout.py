@@ -26,7 +26,10 @@ ALLOWED = {
     "models": {"presets", "utils"},
     "training": {"data", "models", "presets", "evaluation", "utils"},
     "demo": {"data", "presets", "models", "evaluation", "utils"},
-    "cli": {"data", "models", "presets", "evaluation", "training", "demo", "utils"},
+    # Serving sits after from_pretrained: it exports a preset's generator and runs
+    # the exported graph through models' sliding windows; nothing imports it back.
+    "serving": {"presets", "models", "utils"},
+    "cli": {"data", "models", "presets", "evaluation", "training", "demo", "serving", "utils"},
 }
 
 

@@ -238,13 +238,39 @@ def edge_pad(x, axis, before, after):
     return ops.concatenate(parts, axis=axis)
 
 
+def _edge_pad_dynamic(x, axis, multiple, minimum):
+    """`PadToValidSize` for an axis whose size is known only at run time (an exported graph).
+
+    The same edge padding as `edge_pad`, written as a gather of clipped
+    indices so that the amounts may be tensors.
+    """
+    size = ops.shape(x)[axis]
+    # Round up with non-negative operands only: tf2onnx maps integer floor-mod
+    # to ONNX's truncating Mod, which differs for negative numbers.
+    target = (ops.maximum(size, minimum) + multiple - 1) // multiple * multiple
+    before = (target - size) // 2
+    index = ops.clip(ops.arange(target) - before, 0, size - 1)
+    return ops.take(x, index, axis=axis)
+
+
+def _crop_dynamic(x, reference):
+    """`CropToReference` for sizes known only at run time."""
+    shape, ref = ops.shape(x), ops.shape(reference)
+    middle = range(1, len(x.shape) - 1)
+    starts = [0] + [(shape[a] - ref[a]) // 2 for a in middle] + [0]
+    sizes = [shape[0]] + [ref[a] for a in middle] + [shape[-1]]
+    return ops.slice(x, starts, sizes)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PadToValidSize(keras.layers.Layer):
     """Edge-pads spatial axes up to a multiple of `multiple` and at least `minimum`.
 
     The generator needs sizes divisible by its total stride and long enough
     for reflection padding; edge padding (not zeros) keeps a constant clip
-    constant. `CropToReference` undoes it at the output.
+    constant. `CropToReference` undoes it at the output. Axes whose size is
+    known only at run time (a graph traced with dynamic axes, as exported by
+    `keras-v2v export --dynamic`) are padded the same way by a gather.
     """
 
     def __init__(self, multiple=(4, 4), minimum=(8, 8), **kwargs):
@@ -260,10 +286,8 @@ class PadToValidSize(keras.layers.Layer):
         for axis, (m, lo) in enumerate(zip(self.multiple, self.minimum), start=1):
             size = x.shape[axis]
             if size is None:
-                raise ValueError(
-                    "PadToValidSize needs static spatial sizes; got shape "
-                    f"{tuple(x.shape)}. Call the model eagerly or with fixed sizes."
-                )
+                x = _edge_pad_dynamic(x, axis, m, lo)
+                continue
             extra = self._target(size, m, lo) - size
             if extra:
                 x = edge_pad(x, axis, extra // 2, extra - extra // 2)
@@ -285,14 +309,12 @@ class CropToReference(keras.layers.Layer):
     """Centre-crops `x` back to the spatial size of `reference` (see PadToValidSize)."""
 
     def call(self, x, reference):
+        axes = range(1, len(x.shape) - 1)
+        if any(x.shape[a] is None or reference.shape[a] is None for a in axes):
+            return _crop_dynamic(x, reference)
         slices = [slice(None)]
-        for axis in range(1, len(x.shape) - 1):
+        for axis in axes:
             size, ref = x.shape[axis], reference.shape[axis]
-            if size is None or ref is None:
-                raise ValueError(
-                    "CropToReference needs static spatial sizes; got "
-                    f"{tuple(x.shape)} and {tuple(reference.shape)}."
-                )
             start = (size - ref) // 2
             slices.append(slice(start, start + ref))
         slices.append(slice(None))
