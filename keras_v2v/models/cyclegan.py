@@ -15,7 +15,7 @@ from keras_v2v.models.layers import PACKAGE
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
-from keras_v2v.models.trainers import BackendTrainer, inference_mode
+from keras_v2v.models.trainers import BackendTrainer, compiled_forward, inference_mode
 
 METRIC_NAMES = (
     "g_loss",
@@ -345,9 +345,11 @@ class CycleGAN(BackendTrainer, keras.Model):
         per_call = batch_size * (window if self.rank == 3 else 1)
         inference.check_memory(generator, per_call, height, width)
 
+        forward = self._compiled_forward(direction)
+
         def generate(batch):
             with inference_mode():
-                out = ops.convert_to_numpy(generator(batch, training=False))
+                out = ops.convert_to_numpy(forward(batch))
             if not np.isfinite(out).all():
                 raise ValueError(f"{generator.name} produced NaN or infinite values; its weights are "
                                  "broken (retrain or re-download the preset)")
@@ -363,6 +365,13 @@ class CycleGAN(BackendTrainer, keras.Model):
             batch_size=batch_size,
             progress=progress,
         )
+
+    def _compiled_forward(self, direction):
+        """The generator's compiled inference call, made once per direction and kept."""
+        cache = self.__dict__.setdefault("_forward_cache", {})
+        if direction not in cache:
+            cache[direction] = compiled_forward(self.generator_a2b if direction == "a2b" else self.generator_b2a)
+        return cache[direction]
 
     # ---------------------------------------------------------------- config
     def get_config(self):

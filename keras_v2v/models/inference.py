@@ -112,10 +112,23 @@ def translate(generate, video, rank, channels, window=None, overlap=None, batch_
     return np.concatenate([_from_model_range(c, video.dtype) for c in chunks], axis=0)
 
 
+def _full_batch(generate, batch, batch_size):
+    """`generate` on `batch` padded (by repeating its last item) to `batch_size`: one compiled shape.
+
+    Every layer works per sample (instance norm included), so the padding
+    changes no real output.
+    """
+    count = len(batch)
+    if 0 < count < batch_size:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - count, axis=0)])
+    return generate(batch)[:count]
+
+
 def _framewise(generate, video, batch_size, progress):
     total = len(video)
+    batch_size = min(batch_size, total)
     for start in range(0, total, batch_size):
-        yield generate(_to_model_range(video[start : start + batch_size]))
+        yield _full_batch(generate, _to_model_range(video[start : start + batch_size]), batch_size)
         if progress:
             progress(min(start + batch_size, total), total)
 
@@ -144,7 +157,7 @@ def _windowed(generate, video, window, overlap, batch_size, progress):
     for first in range(0, len(starts), batch_size):
         batch_starts = starts[first : first + batch_size]
         clips = np.stack([_to_model_range(video[s : s + window]) for s in batch_starts])
-        outputs = generate(clips)
+        outputs = _full_batch(generate, clips, min(batch_size, len(starts)))
         end = batch_starts[-1] + window
         if accumulated is None:
             accumulated = np.zeros((0,) + outputs.shape[2:], np.float32)

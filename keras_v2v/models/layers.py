@@ -5,8 +5,13 @@ Every layer works on rank-2 inputs (N, H, W, C) and rank-3 inputs
 arguments. All layers are registered for serialization under "keras_v2v".
 """
 
+import itertools
+
 import keras
+import numpy as np
 from keras import ops
+
+from keras_v2v.models import backend_ops
 
 PACKAGE = "keras_v2v"
 
@@ -49,10 +54,7 @@ class ReflectionPadding(keras.layers.Layer):
         self.padding = tuple(int(p) for p in padding)
 
     def call(self, x):
-        for axis, p in enumerate(self.padding, start=1):
-            if p:
-                x = reflect_pad(x, axis, p)
-        return x
+        return backend_ops.reflect_pad(x, self.padding)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -99,12 +101,15 @@ class InstanceNormalization(keras.layers.Layer):
         x = ops.cast(x, "float32")
         axes = tuple(range(2 if self.per_frame and len(x.shape) == 5 else 1, len(x.shape) - 1))
         mean, variance = ops.moments(x, axes=axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        # Fused: scale and shift are per sample and channel, so the full-size
+        # tensor sees one multiply and one add.
+        scale = ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
-            y = y * ops.cast(self.gamma, "float32")
+            scale = scale * ops.cast(self.gamma, "float32")
+        shift = -mean * scale
         if self.beta is not None:
-            y = y + ops.cast(self.beta, "float32")
-        return ops.cast(y, dtype)
+            shift = shift + ops.cast(self.beta, "float32")
+        return ops.cast(x * scale + shift, dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -198,27 +203,11 @@ class ResidualBlock(keras.layers.Layer):
         }
 
 
-def _axis_slice(x, axis, start, stop):
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(start, stop)
-    return x[tuple(index)]
-
-
 def reflect_pad(x, axis, pad):
-    """Mirror-pads `pad` entries each side of `axis`, without repeating the edge.
-
-    Built from slices because the PyTorch backend's pad cannot reflect a
-    channels-last 5D tensor.
-    """
-    size = x.shape[axis]
-    if size is not None and pad >= size:
-        raise ValueError(
-            f"Reflection padding of {pad} needs more than {pad} entries along "
-            f"axis {axis}, got {size} (shape {tuple(x.shape)})."
-        )
-    before = ops.flip(_axis_slice(x, axis, 1, pad + 1), axis=axis)
-    after = ops.flip(_axis_slice(x, axis, -pad - 1, -1), axis=axis)
-    return ops.concatenate([before, x, after], axis=axis)
+    """Mirror-pads `pad` entries each side of `axis`, without repeating the edge."""
+    pads = [0] * (len(x.shape) - 2)
+    pads[axis - 1] = pad
+    return backend_ops.reflect_pad(x, pads)
 
 
 def edge_pad(x, axis, before, after):
@@ -322,3 +311,106 @@ class CropToReference(keras.layers.Layer):
 
     def compute_output_shape(self, x_shape, reference_shape):
         return tuple(reference_shape[:-1]) + (x_shape[-1],)
+
+
+def _tap_folding(factor):
+    """(phases, new taps, old taps): how a 3-tap kernel folds onto the input grid along one axis.
+
+    Upsampled by 2 (nearest), output 2i sees (x[i-1], x[i]) with weights
+    (w0, w1 + w2) and output 2i + 1 sees (x[i], x[i+1]) with (w0 + w1, w2);
+    an axis kept at its size keeps its 3 taps.
+    """
+    if factor == 2:
+        return np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], "float32")
+    return np.eye(3, dtype="float32")[None]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UpsampleConv(keras.layers.Layer):
+    """Nearest x`factors` upsampling, reflection padding 1 and a 3-wide convolution, computed on the input grid.
+
+    The generator's "resize" up-step. It holds the 3-wide kernel and bias of the
+    convolution it replaces and gives the same outputs (to float rounding), but
+    folds the kernel per output phase (see `_tap_folding`) and convolves the
+    input once with one output group per phase, then interleaves the groups:
+    a 3x3x3 convolution at 8x the voxels becomes a 2x2x2 one with 8 output
+    groups at the input's, 3.4x fewer multiply-adds in 3D (2.25x in 2D). The
+    upsampled grid's reflection padding is the input's edge padding. Sizes only
+    known at run time (a dynamic export) take the plain upsample-pad-convolve path.
+
+    Args:
+        filters: output channels.
+        factors: per spatial axis, 2 (upsampled) or 1 (kept, e.g. time without temporal stride).
+    """
+
+    def __init__(self, filters, factors=(2, 2), **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.factors = tuple(int(f) for f in factors)
+        if any(f not in (1, 2) for f in self.factors):
+            raise ValueError(f"UpsampleConv upsamples each axis by 1 or 2, got factors {self.factors}.")
+
+    def build(self, input_shape):
+        rank = len(self.factors)
+        self.kernel = self.add_weight(shape=(3,) * rank + (input_shape[-1], self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+
+    def compute_output_shape(self, input_shape):
+        spatial = tuple(None if s is None else s * f for s, f in zip(input_shape[1:-1], self.factors))
+        return (input_shape[0],) + spatial + (self.filters,)
+
+    def _phase_kernel(self):
+        """(taps per axis..., in, phases * filters), phase-major."""
+        rank = len(self.factors)
+        phases, taps, old = "abc"[:rank], "def"[:rank], "ghi"[:rank]
+        folds = [ops.cast(_tap_folding(f), self.compute_dtype) for f in self.factors]
+        spec = ",".join(f"{phases[i]}{taps[i]}{old[i]}" for i in range(rank))
+        folded = ops.einsum(f"{spec},{old}yz->{phases}{taps}yz", *folds, ops.cast(self.kernel, self.compute_dtype))
+        order = list(range(rank, 2 * rank)) + [2 * rank] + list(range(rank)) + [2 * rank + 1]
+        folded = ops.transpose(folded, order)
+        return ops.reshape(folded, tuple(folded.shape[:rank + 1]) + (-1,))
+
+    def call(self, x):
+        spatial = x.shape[1:-1]
+        bias = ops.cast(self.bias, self.compute_dtype)
+        if any(s is None for s in spatial):
+            return self._plain(x) + bias
+        rank = len(self.factors)
+        x = backend_ops.edge_pad(x, [1 if f == 2 else 0 for f in self.factors])
+        x = backend_ops.reflect_pad(x, [1 if f == 1 else 0 for f in self.factors])
+        y = ops.conv(x, self._phase_kernel(), padding="valid")
+        groups = {}
+        for k, phase in enumerate(itertools.product(*[range(f) for f in self.factors])):
+            index = [slice(None)]
+            index += [slice(p, p + n) if f == 2 else slice(None) for f, p, n in zip(self.factors, phase, spatial)]
+            groups[phase] = y[tuple(index) + (slice(k * self.filters, (k + 1) * self.filters),)]
+        # Interleave one axis at a time (stack, then merge the pair axis into the spatial one):
+        # at most one axis more than the input, which LiteRT's converter also accepts.
+        for axis in reversed(range(rank)):
+            if self.factors[axis] == 1:
+                continue
+            merged = {}
+            for phase, even in groups.items():
+                if phase[axis] == 0:
+                    odd = groups[phase[:axis] + (1,) + phase[axis + 1:]]
+                    pair = ops.stack([even, odd], axis=axis + 2)
+                    shape = tuple(pair.shape[1:axis + 1]) + (2 * pair.shape[axis + 1],) + tuple(pair.shape[axis + 3:])
+                    merged[phase] = ops.reshape(pair, (-1,) + shape)
+            groups = merged
+        return groups[(0,) * rank] + bias
+
+    def _plain(self, x):
+        """Upsample, reflection-pad and convolve, for sizes only known at run time."""
+        sizes = [ops.shape(x)[0]]
+        for axis, factor in enumerate(self.factors, start=1):
+            if factor == 2:
+                x = ops.repeat(x, 2, axis=axis)
+            sizes.append(ops.shape(x)[axis])
+        # Exporters lose the repeat's sizes in traced graphs; state them again.
+        x = ops.reshape(x, sizes + [x.shape[-1]])
+        x = backend_ops.reflect_pad(x, (1,) * len(self.factors))
+        return ops.conv(x, ops.cast(self.kernel, self.compute_dtype), padding="valid")
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "factors": self.factors}

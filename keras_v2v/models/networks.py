@@ -15,6 +15,7 @@ from keras_v2v.models.layers import (
     PadToValidSize,
     ReflectionPadding,
     ResidualBlock,
+    UpsampleConv,
     _normalize_tuple,
     conv_layer,
 )
@@ -31,11 +32,6 @@ def _strides(rank, temporal_stride):
     if rank == 2:
         return (2, 2)
     return (2 if temporal_stride else 1, 2, 2)
-
-
-def _upsampling_layer(rank, factors, dtype, name):
-    cls = keras.layers.UpSampling2D if rank == 2 else keras.layers.UpSampling3D
-    return cls(size=factors, dtype=dtype, name=name)
 
 
 def _transpose_conv(rank, filters, kernel, strides, dtype, name):
@@ -123,9 +119,9 @@ def resnet_generator(
     for i in range(NUM_DOWNSAMPLINGS):
         width //= 2
         if upsampling == "resize":
-            x = _upsampling_layer(rank, strides, dtype, f"up{i}_resize")(x)
-            x = ReflectionPadding(tuple(b // 2 for b in body), dtype=dtype, name=f"up{i}_pad")(x)
-            x = conv_layer(rank, width, body, dtype=dtype, name=f"up{i}_conv")(x)
+            if body != (3,) * rank:
+                raise ValueError(f"upsampling='resize' needs kernel_size 3, got {body}; use 'transpose'.")
+            x = UpsampleConv(width, strides, dtype=dtype, name=f"up{i}_conv")(x)
         else:
             x = _transpose_conv(rank, width, body, strides, dtype, f"up{i}_conv")(x)
         x = InstanceNormalization(per_frame=norm == "frame", dtype=dtype, name=f"up{i}_norm")(x)

@@ -39,6 +39,11 @@ class Budget:
     discriminator_layers: int
     chunk: int = 100
     temporal_stride: bool = True  # 3D: halve time at each down step (the authors' code)
+    # Further recipe values for every method and for the 3D method only (found by the
+    # ablations in docs/results/ablations.md); empty for the quick and full budgets.
+    training: dict = dataclasses.field(default_factory=dict)
+    model_3d: dict = dataclasses.field(default_factory=dict)
+    training_3d: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,16 +110,19 @@ def recipe_for(name, budget, method, steps=None):
                  discriminator_filters=plan.discriminator_filters,
                  discriminator_layers=plan.discriminator_layers, temporal_stride=plan.temporal_stride)
     if method == "3d":
-        model["filters"] = plan.filters
+        model.update(filters=plan.filters, **plan.model_3d)
     else:
-        model.update(filters="match-3d", reference_3d_filters=plan.filters)
+        # The 2D baselines match the 3D generator's parameter count (paper sec. 5.2).
+        model.update(filters="match-3d", reference_3d_filters=plan.filters,
+                     **{k: v for k, v in plan.model_3d.items() if k in ("stem_kernel_size",)})
+    training = dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
+                    lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0, **plan.training)
+    if method == "3d":
+        training.update(plan.training_3d)
     return recipes.Recipe(
         name=f"{name}-{budget}-{method}", task=name, method=method,
         dataset={"generator": spec.generator, **plan.dataset, "split": 0.7, "split_seed": 0},
-        model=model,
-        training=dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
-                      lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0),
-        export={},
+        model=model, training=training, export={},
     )
 
 
