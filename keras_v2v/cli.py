@@ -351,6 +351,16 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
+def ablate_command(args):
+    load_backend()
+    from keras_v2v.training import ablations
+
+    names = [n.strip() for n in args.variants.split(";")] if args.variants else None
+    rows = ablations.ablate(args.table, budget=args.budget, variants=names, runs_dir=args.runs_dir,
+                            out_dir=args.out_dir)
+    print(f"wrote {args.out_dir}/ablations_{args.table}_{args.budget}.md ({len(rows)} variants)")
+
+
 def build_parser():
     parser = _Parser(
         prog="keras-v2v", description="Unsupervised video-to-video translation (3D and 2D CycleGAN)."
@@ -385,12 +395,21 @@ def build_parser():
 
     rp = verbs.add_parser("reproduce", help="train the paper's four methods and write docs/results/<table>.md")
     rp.add_argument("table", choices=("table1", "table2", "table4"))
-    rp.add_argument("--budget", default="quick", choices=("smoke", "quick", "full"))
+    rp.add_argument("--budget", default="quick", choices=("smoke", "quick", "medium", "full"))
     rp.add_argument("--methods", default=None, help="comma-separated subset of 3d,2d-random,2d-sequential,2d-const")
     rp.add_argument("--steps", type=_positive, default=None, help="override the budget's training steps")
     rp.add_argument("--runs-dir", default="runs/reproduce", help="checkpoints; rerun to resume")
     rp.add_argument("--out-dir", default="docs/results")
     rp.set_defaults(run=reproduce_command)
+
+    ab = verbs.add_parser("ablate", help="train the 3D recipe with one change at a time; write the ablation table")
+    ab.add_argument("table", choices=("table1", "table2", "table4"))
+    ab.add_argument("--budget", default="quick", choices=("smoke", "quick", "medium", "full"))
+    ab.add_argument("--variants", default=None, help="';'-separated variant names (default: all; see "
+                    "keras_v2v.training.ablations.VARIANTS)")
+    ab.add_argument("--runs-dir", default="runs/ablations", help="checkpoints; rerun to resume")
+    ab.add_argument("--out-dir", default="docs/results")
+    ab.set_defaults(run=ablate_command)
 
     info = verbs.add_parser("info", help="show a preset's input spec, metrics and checksums")
     info.add_argument("model", help="preset name, folder or Hub repo")
