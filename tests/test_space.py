@@ -157,3 +157,24 @@ def test_the_space_runs_from_its_folder_alone(folder, tmp_path):
     assert "Traceback" not in text, text
     assert f"keras-v2v from {folder / 'keras_v2v'};" in text  # the folder's own copy, not an installed one
     assert sum(missing in line for line in text.splitlines()) == 1, text
+
+
+def test_apps_on_a_space_without_weights_says_so_once_without_tracebacks(tmp_path, monkeypatch, caplog):
+    import huggingface_hub.constants as constants
+
+    # apps/ pushed alone: no space.json, no zoo, nothing published yet, no network.
+    monkeypatch.setenv("KERAS_V2V_ZOO", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    with caplog.at_level("WARNING"):
+        app = space.folder_app(os.path.join(ROOT, "apps"), on_space=True)
+    assert app.v2v_presets == {}
+    said = [c["props"]["value"] for c in app.get_config_file()["components"]
+            if "Could not load" in str(c["props"].get("value"))]
+    assert len(said) == 1 and "vmnist-sph2sand-3d" in said[0] and "HF_HUB_OFFLINE" in said[0]
+    assert not any(r.exc_info for r in caplog.records)
+    from keras_v2v.presets import registry
+
+    published = [n for n, e in registry.load_registry().items() if not e["recipe_only"]]
+    assert len([r for r in caplog.records if r.getMessage().startswith("could not load preset")]) == len(published)

@@ -111,6 +111,15 @@ def preload(presets):
     return failed
 
 
+def _not_loaded(failed):
+    """One notice for the presets that could not load: each reason for a few, the first for many."""
+    if len(failed) <= 3:
+        return "Could not load " + "; ".join(f"`{n}` ({why})" for n, why in failed.items()) + "."
+    first, why = next(iter(failed.items()))
+    names = ", ".join(f"`{n}`" for n in failed)
+    return f"Could not load {len(failed)} presets: {names}. The first said: {why}"
+
+
 def build_app(
     presets=None,
     *,
@@ -143,7 +152,7 @@ def build_app(
         failed = preload(table)
         if failed:
             table = resolve_presets({n: p for n, p in table.items() if n not in failed})
-            notices.append("Could not load " + "; ".join(f"`{n}` ({why})" for n, why in failed.items()) + ".")
+            notices.append(_not_loaded(failed))
     names = list(table)
     first = table[names[0]] if names else None
     device = device_info()

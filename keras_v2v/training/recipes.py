@@ -147,7 +147,7 @@ class Recipe:
     path: str = None  # the file it was read from, for messages
 
     def __post_init__(self):
-        where = self.path or "recipe"
+        where = self.path or f"recipe {self.name!r}"
         for key in ("name", "task"):
             # The name becomes a Hub repo name and the card's model-index name; the task its task name.
             problem = names.repo_name_problem(getattr(self, key))
