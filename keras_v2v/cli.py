@@ -7,6 +7,7 @@
     keras-v2v reproduce table2 --budget quick
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
     keras-v2v demo
+    keras-v2v space OUT_DIR [--presets NAMES]
     keras-v2v info NAME_OR_FOLDER
     keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
 
@@ -159,11 +160,14 @@ def info_command(args):
     from keras_v2v import presets
     from keras_v2v.presets import storage
 
+    from keras_v2v.presets.spec import parameter_counts
+
     folder, _, _ = presets.resolve(args.model)
     spec = storage.read_preset_spec(folder)
     if spec is None:
         raise CommandError(f"{args.model}: not a preset folder (no {storage.PRESET_FILE})")
-    print(json.dumps(spec, indent=2))
+    # Per-network counts, whatever version wrote the file (older ones also counted the history pools).
+    print(json.dumps({**spec, "parameters": parameter_counts(spec)}, indent=2))
 
 
 def list_command(args):
@@ -173,15 +177,20 @@ def list_command(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    header = ("name", "task", "method", "input shape", "params (G)", "weights", "metric")
+    header = ("name", "task", "method", "input shape", "G params", "D params", "weights", "metric")
     table = [header] + [
-        (r["name"], r["task"], r["method"], "x".join(map(str, r["input_shape"])), f"{r['parameters']:,}",
-         r["weights"], r["metric"] or "-")
+        (r["name"], r["task"], r["method"], "x".join(map(str, r["input_shape"])),
+         _count(r["generator_parameters"]), _count(r["discriminator_parameters"]), r["weights"], r["metric"] or "-")
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("G params, D params: parameters of one generator, one discriminator (a model has two of each)")
+
+
+def _count(value):
+    return f"{value:,}" if isinstance(value, int) else "-"
 
 
 def _parse_overrides(pairs):
@@ -238,6 +247,12 @@ def publish_command(args):
     from keras_v2v.presets import publish
 
     publish.publish_command(args)
+
+
+def space_command(args):
+    from keras_v2v.demo import space
+
+    space.space_command(args)
 
 
 def demo_command(args):
@@ -445,6 +460,8 @@ def build_parser():
     pb.add_argument("--endpoint", default=None, help="Hub URL (default HF_ENDPOINT or huggingface.co)")
     pb.add_argument("--commit-message", default=None)
     pb.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
+    pb.add_argument("--allow-generators-only", action="store_true",
+                    help="publish a preset saved without discriminators (inference only: it cannot be fine-tuned)")
     pb.set_defaults(run=publish_command)
 
     ex = verbs.add_parser("export", help="export a preset's generator to SavedModel, ONNX or LiteRT")
@@ -460,6 +477,12 @@ def build_parser():
                     help="input and compute dtype of the graph (default float32, whatever the training policy)")
     ex.add_argument("--overwrite", action="store_true", help="replace OUT when it is a previous export")
     ex.set_defaults(run=export_command)
+    sp = verbs.add_parser("space", help="write a self-contained Hugging Face Space folder for the demo")
+    sp.add_argument("out_dir", metavar="OUT_DIR", help="a new or empty folder (or one this command wrote before)")
+    sp.add_argument("--presets", default=None, metavar="NAMES",
+                    help="comma-separated preset names or folders (default: every preset whose weights are here); "
+                         "a 3D preset brings its 2D baseline")
+    sp.set_defaults(run=space_command)
 
     dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")
     dm.add_argument("--host", default="127.0.0.1")

@@ -4,6 +4,7 @@ The loss maths lives here once, written with keras.ops; the backend-specific
 part of `train_step` (how gradients are taken) lives in `trainers/`.
 """
 
+import os
 import warnings
 
 import keras
@@ -316,7 +317,8 @@ class CycleGAN(BackendTrainer, keras.Model):
 
         Args:
             video: (T, H, W, C) or a batch (N, T, H, W, C); uint8 in [0, 255]
-                or float in [0, 1]. Any T >= 1 and any H, W.
+                or float in [0, 1]. Any T >= 1 and any H, W. Not a path: read
+                files with `keras_v2v.data.read_video` / `read_volume` first.
             direction: "a2b" or "b2a".
             window: 3D models: frames per window (default: the training
                 depth). Longer videos are covered by overlapping windows whose
@@ -330,6 +332,15 @@ class CycleGAN(BackendTrainer, keras.Model):
             The translation with the input's shape (channels of the target
             domain) and dtype.
         """
+        if isinstance(video, (str, bytes, os.PathLike)):
+            # Models read no files (the data layer does): say which reader to use.
+            path = os.fsdecode(video)
+            raise ValueError(
+                f"`video` is the path {path!r}, but translate takes arrays: read it first with "
+                f"keras_v2v.data.read_video({path!r}) (videos, GIFs; read_frames for a PNG folder) or "
+                f"keras_v2v.data.read_volume({path!r}) (NIfTI, DICOM), or run "
+                f"`keras-v2v translate {path} out.mp4 --model PRESET`."
+            )
         if direction not in DIRECTIONS:
             raise ValueError(f"`direction` must be one of {DIRECTIONS}, got {direction!r}.")
         generator = self.generator_a2b if direction == "a2b" else self.generator_b2a

@@ -77,7 +77,7 @@ def weights_location(name, entry=None):
 
 
 def list_pretrained():
-    """One dict per registered preset: name, task, method, shape, parameters, weights, metric."""
+    """One dict per registered preset: name, task, method, shape, parameter counts, weights, metric."""
     rows = []
     for name, entry in sorted(load_registry().items()):
         sample = entry.get("sample_clip")
@@ -89,7 +89,11 @@ def list_pretrained():
             "method": entry["method"],
             "rank": 3 if entry["method"] == "3d" else 2,
             "input_shape": entry["input_shape"],
-            "parameters": entry["parameters"],
+            # Parameters of one generator and one discriminator (a model has two of each);
+            # "parameters" is the generator's, the key earlier versions had.
+            "generator_parameters": entry.get("generator_parameters", entry.get("parameters")),
+            "discriminator_parameters": entry.get("discriminator_parameters"),
+            "parameters": entry.get("generator_parameters", entry.get("parameters")),
             "weights": weights_location(name, entry),
             "metric": entry.get("metric", ""),
             "domains": entry["domains"],
@@ -175,7 +179,24 @@ def _from_hub(repo_id, revision, token, label, registered_name):
     try:
         return _snapshot(repo_id, revision, token)
     except Exception as error:  # huggingface_hub raises many kinds; one line is enough
-        raise PresetNotFoundError(f"{label}: could not download {repo_id} from the Hub: {error}") from None
+        raise PresetNotFoundError(f"{label}: could not download {repo_id} from the Hub: "
+                                  f"{_download_problem(error, revision)}") from None
+
+
+def _download_problem(error, revision):
+    """One line for a failed download: the HTTP status and what it means, else the error's first line."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    hints = {
+        401: "the token is missing or invalid (pass token=... or run `hf auth login`)",
+        403: "this token may not read the repo",
+        404: f"no such repo{' or revision ' + repr(revision) if revision else ''} "
+             "(or it is private: pass token=... or run `hf auth login`)",
+    }
+    if status in hints:
+        return f"HTTP {status}, {hints[status]}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    return f"HTTP {status}, {first}" if status else first
 
 
 def from_pretrained(preset, revision=None, token=None, discriminators=True):

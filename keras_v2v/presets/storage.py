@@ -13,6 +13,7 @@ import json
 import os
 import warnings
 
+from keras_v2v.presets.spec import config_is_generators_only, model_spec
 from keras_v2v.utils.files import atomic_path, check_output_path
 
 PRESET_FILE = "keras_v2v.json"
@@ -38,10 +39,14 @@ def _inference_copy(model):
     return copy
 
 
-def _generic_card(model):
-    from keras_v2v.presets import cards
+class GeneratorsOnlyWarning(UserWarning):
+    """A preset saved without its discriminators: it translates but cannot be fine-tuned."""
 
-    return cards.model_card(model, {})
+
+def _generators_only_message(model, allow_flag):
+    return (f"{model.name} has no discriminators (it was loaded with discriminators=False): the preset will "
+            "translate but cannot be fine-tuned. Load it with discriminators=True to keep them, or pass "
+            f"{allow_flag} to save it as an inference-only preset.")
 
 
 def store_weights_as(path, dtype):
@@ -77,6 +82,15 @@ def is_preset_folder(directory):
     return isinstance(spec, dict) and "format_version" in spec and "sha256" in spec
 
 
+def is_generators_only(directory):
+    """True for a preset folder whose config.json holds no discriminators (any keras-v2v version)."""
+    try:
+        with open(os.path.join(directory, "config.json")) as handle:
+            return config_is_generators_only(json.load(handle))
+    except (OSError, ValueError):
+        return False
+
+
 def check_preset_target(directory, overwrite=False, replace_foreign=False):
     """Refuses to write a preset where it would destroy something that was not asked for.
 
@@ -99,7 +113,7 @@ def check_preset_target(directory, overwrite=False, replace_foreign=False):
 
 
 def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=None, metadata=None,
-                    extra_files=None, replace_foreign=False):
+                    extra_files=None, replace_foreign=False, allow_generators_only=False):
     """Writes `model` as a preset folder, atomically; returns the folder path.
 
     Args:
@@ -107,10 +121,18 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             a folder that is not a preset is never replaced unless `replace_foreign`).
         weights_dtype: store the weights as this dtype ("float16" halves the
             folder); None keeps the variables' dtype.
-        card: README.md text (default: a card built from the model and `metadata`).
-        metadata: extra fields for keras_v2v.json (name, task, method, metrics, ...).
+        card: README.md text (default: a card built from the model and `metadata`,
+            with `metadata["evaluation"]` in its model-index and Evaluation section).
+        metadata: extra fields for keras_v2v.json (name, task, method, evaluation, ...).
         extra_files: {file name in the folder: text} (a recipe, a data licence).
+        allow_generators_only: save a model without discriminators without the
+            `GeneratorsOnlyWarning` (such a preset cannot be fine-tuned).
     """
+    from keras_v2v.presets import cards
+
+    if not model.discriminators and not allow_generators_only:
+        warnings.warn(_generators_only_message(model, "allow_generators_only=True"), GeneratorsOnlyWarning,
+                      stacklevel=2)
     directory = check_preset_target(directory, overwrite, replace_foreign)
     with atomic_path(directory, is_dir=True) as folder:
         _inference_copy(model).save(folder, zipped=False)
@@ -122,22 +144,15 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             store_weights_as(weights, weights_dtype)
         spec = {
             "format_version": FORMAT_VERSION,
-            "class": type(model).__name__,
-            "rank": model.rank,
-            "input_shape": list(model.sample_shape),
-            "channels": {"a": model.channels_a, "b": model.channels_b},
-            "domains": list(model.domains),
-            "value_range": "uint8 [0, 255] or float [0, 1]; the networks see [-1, 1]",
-            "parameters": {"generator_a2b": model.generator_a2b.count_params(),
-                           "total": model.count_params()},
+            **model_spec(model),
             "weights_dtype": weights_dtype or "float32",
             **(metadata or {}),
             "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
             json.dump(spec, handle, indent=2, default=float)
-        with open(os.path.join(folder, "README.md"), "w") as handle:
-            handle.write(card if card is not None else _generic_card(model))
+        with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:
+            handle.write(card if card is not None else cards.card_from_spec(spec))
         for name, text in (extra_files or {}).items():
             with open(os.path.join(folder, name), "w") as handle:
                 handle.write(text)

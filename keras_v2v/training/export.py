@@ -10,7 +10,7 @@ import os
 import keras
 
 from keras_v2v import evaluation
-from keras_v2v.presets import cards, storage
+from keras_v2v.presets import storage
 from keras_v2v.training import pipeline
 
 MNIST_LICENCE = (
@@ -76,7 +76,7 @@ def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=T
         info["metric"] = f"{result['headline']['name']}={result['headline']['value']:.3g}"
     folder = storage.save_pretrained(
         model, out_dir, overwrite=overwrite, replace_foreign=replace_foreign, weights_dtype=recipe.export["weights_dtype"],
-        card=cards.model_card(model, info), metadata=info,
+        metadata=info,  # the card is rendered from keras_v2v.json, evaluation included
         extra_files={"recipe.toml": recipe_text(recipe), "LICENSE-DATA.md": info["data_licence"] + "\n"},
     )
     return folder, info

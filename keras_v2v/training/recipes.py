@@ -35,6 +35,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from keras_v2v.presets import names
 from keras_v2v.utils.files import write_text
 
 METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
@@ -146,7 +147,12 @@ class Recipe:
     path: str = None  # the file it was read from, for messages
 
     def __post_init__(self):
-        where = self.path or self.name
+        where = self.path or f"recipe {self.name!r}"
+        for key in ("name", "task"):
+            # The name becomes a Hub repo name and the card's model-index name; the task its task name.
+            problem = names.repo_name_problem(getattr(self, key))
+            if problem:
+                raise RecipeError(f"{where}: {key} must be a Hugging Face Hub repo name ({names.RULES}), {problem}")
         if self.method not in METHODS:
             raise RecipeError(f"{where}: method must be one of {', '.join(METHODS)}, found {self.method!r}")
         generator = self.dataset.get("generator")

@@ -19,6 +19,7 @@ import time
 
 import keras
 
+from keras_v2v.training.progress import StepProgress
 from keras_v2v.utils.files import atomic_path, write_json
 
 CHECKPOINT = "checkpoint.keras"  # the older, unnumbered checkpoint name
@@ -64,13 +65,17 @@ def read_progress(run_dir):
 
 
 class ChunkCheckpoint(keras.callbacks.Callback):
-    """Saves the model, then the progress record, at the end of every epoch (= chunk)."""
+    """Saves the model, then the progress record, at the end of every epoch (= chunk).
 
-    def __init__(self, run_dir, steps_per_chunk, progress):
+    `on_saved(step, path)`, when given, is told about each checkpoint (the progress display).
+    """
+
+    def __init__(self, run_dir, steps_per_chunk, progress, on_saved=None):
         super().__init__()
         self.run_dir = run_dir
         self.steps_per_chunk = steps_per_chunk
         self.progress = progress
+        self.on_saved = on_saved
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.time()
@@ -87,6 +92,8 @@ class ChunkCheckpoint(keras.callbacks.Callback):
         for name, value in (logs or {}).items():
             self.progress["history"].setdefault(name, []).append(float(value))
         write_json(os.path.join(self.run_dir, PROGRESS), self.progress)
+        if self.on_saved is not None:
+            self.on_saved(step, checkpoint_path(self.run_dir, step))
 
 
 def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_chunk=200,
@@ -100,6 +107,8 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             If it has an `epoch` attribute it is set so a resumed run draws
             the batches the uninterrupted run would have drawn.
         total_steps: steps to train in all (rounded up to whole chunks).
+        verbose: 1 shows progress by step over the whole run (`StepProgress`:
+            a bar on a terminal, plain lines otherwise); 0 shows nothing.
     Returns:
         (model, progress dict)
     """
@@ -125,12 +134,16 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
         if hasattr(batches, "epoch"):
             # Keras calls on_epoch_end once before training, which adds one.
             batches.epoch = done
+        # Keras' bar counts epochs (= chunks here) and colours its text: show steps instead.
+        display = StepProgress(chunks * steps_per_chunk, first_step=step) if verbose else None
+        checkpoint = ChunkCheckpoint(run_dir, steps_per_chunk, progress,
+                                     on_saved=display.checkpoint if display else None)
         model.fit(
             batches,
             epochs=chunks,
             initial_epoch=done,
             shuffle=False,  # the sampler already randomizes; fit's shuffle would break resume
-            callbacks=[ChunkCheckpoint(run_dir, steps_per_chunk, progress), *callbacks],
-            verbose=verbose,
+            callbacks=[checkpoint, *callbacks, *([display] if display else [])],
+            verbose=0,
         )
     return model, progress
