@@ -1,35 +1,28 @@
-"""CycleGAN train-step benchmark: every installed Keras backend vs. plain PyTorch.
+"""CycleGAN train-step race: every Keras backend against native PyTorch, interleaved.
 
-    python benchmarks/train_step.py --rank 3 --batch 1 --depth 8 --size 64 \
-        --filters 16 --blocks 3 --steps 10 --warmup 2
+    python benchmarks/train_step.py --config 3d-default --rounds 2 --steps 10 --json 3d.json
+    python benchmarks/train_step.py --config 2d-b8
+    python benchmarks/train_step.py --config recipe:zoo/mnist-colorize-3d/recipe.toml
 
-The parent process runs one subprocess per implementation (a Keras backend
-is fixed per process), each as `python benchmarks/train_step.py --worker NAME
-...`, and reads one JSON result from its stdout:
+Each implementation runs in its own process (a process holds one Keras
+backend), round after round in the same order, so slow phases of a shared
+machine hit every row alike:
 
-* ``pytorch``: a plain PyTorch (channels-first, eager) implementation of the
-  same networks and the same training step, written below without Keras.
-  It is the reference every ratio is taken against.
-* ``tensorflow``, ``jax``, ``torch``: `keras_v2v.cyclegan_{2d,3d}` compiled
-  with Adam(2e-4, beta_1=0.5) for both optimizers and ``pool_size=0``, timed
-  through ``model.fit`` on a fixed in-memory numpy dataset. A callback stamps
-  ``on_train_batch_begin``/``on_train_batch_end``; overriding
-  ``on_train_batch_end`` makes Keras hand the callback host (Python float)
-  logs, so each stamp waits for that step's result on every backend
-  (tf.function, jax.jit, eager torch), and each step includes Keras' own
-  per-step work (fetching the batch, metric updates).
-* ``parity`` (not timed, skip with ``--no-parity``): builds the Keras model
-  on the torch backend and the plain networks, asserts equal parameter
-  counts per network, copies the Keras weights into the plain networks and
-  checks that network outputs, both losses and all gradients match.
+* ``pytorch``: native PyTorch (`native_torch.py`), eager, channels-first, run
+  the way a careful PyTorch user would: intra-op threads = the cores this
+  process may use, and ``OMP_WAIT_POLICY=PASSIVE`` (spinning OpenMP threads
+  make shared-machine step times swing by 10x);
+* ``pytorch-compile``: the same under ``torch.compile`` (where it works);
+* ``tensorflow``, ``jax``, ``torch``: ``keras_v2v.cyclegan_{3d,2d}`` through
+  ``model.fit`` (a callback times each step; overriding
+  ``on_train_batch_end`` makes Keras wait for the step's result);
+* ``parity`` (not timed): the Keras model on the torch backend and the native
+  one, same weights in, same outputs, losses and gradients out.
 
-The parent also asserts that every worker's per-network parameter counts
-equal the plain PyTorch ones, prints a markdown table and (``--json``)
-writes everything, raw step times included, to a file.
-
-Step times: the first ``--warmup`` steps (tracing/compilation included) are
-dropped; median and p90 are over the next ``--steps``. Throughput is
-``batch / median step``: clips/s for ``--rank 3``, frames/s for ``--rank 2``.
+Every row reports the median step time over all its timed steps of all rounds
+with the min-max, and the speed-up against native PyTorch eager (native step
+time / row step time: above 1 means faster than native). The parent samples
+the 1-minute load average every 2 s and reports its mean and max.
 """
 
 import argparse
@@ -42,338 +35,149 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections import OrderedDict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 RESULT_MARKER = "@@BENCHMARK_RESULT@@ "
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
-LAMBDA_CYCLE = 10.0
-LAMBDA_IDENTITY = 0.5  # relative to LAMBDA_CYCLE, as in keras_v2v / CycleGAN: x5
-LEARNING_RATE, BETA_1 = 2e-4, 0.5
-KERAS_ADAM_EPSILON = 1e-7
+NATIVE = ("pytorch", "pytorch-compile")
+
+# The library's own defaults (cyclegan_3d / cyclegan_2d) and the reference 2D configuration.
+CONFIGS = {
+    "3d-default": dict(rank=3, batch=1, depth=8, size=64, channels=3, filters=32, blocks=6, disc_filters=32,
+                       disc_layers=3, temporal_stride=True, stem=7),
+    "2d-reference": dict(rank=2, batch=1, size=256, channels=3, filters=64, blocks=9, disc_filters=64,
+                         disc_layers=3),
+    "2d-b8": dict(rank=2, batch=8, size=64, channels=3, filters=32, blocks=6, disc_filters=32, disc_layers=3),
+    # The paper's configurations (for the GPU script).
+    "3d-paper": dict(rank=3, batch=1, depth=8, size=(108, 192), channels=3, filters=64, blocks=9,
+                     disc_filters=64, disc_layers=3, temporal_stride=True, stem=7),
+    "tiny": dict(rank=3, batch=1, depth=8, size=16, channels=1, filters=2, blocks=1, disc_filters=2,
+                 disc_layers=2, temporal_stride=True, stem=7),
+}
 
 
-# --------------------------------------------------------------------- CLI
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rank", type=int, choices=(2, 3), default=3,
-                   help="3: Conv3D model on clips; 2: framewise model on frames")
-    p.add_argument("--batch", type=int, default=1, help="clips (rank 3) or frames (rank 2) per step")
-    p.add_argument("--depth", type=int, default=8, help="frames per clip (rank 3 only)")
-    p.add_argument("--size", type=int, default=64, help="height = width")
-    p.add_argument("--channels", type=int, default=3)
-    p.add_argument("--filters", type=int, default=16, help="generator stem width")
-    p.add_argument("--blocks", type=int, default=3, help="generator residual blocks")
-    p.add_argument("--disc-filters", type=int, default=16)
-    p.add_argument("--disc-layers", type=int, default=3)
-    p.add_argument("--steps", type=int, default=10, help="timed steps after the warm-up")
-    p.add_argument("--warmup", type=int, default=2, help="untimed first steps (compilation)")
-    p.add_argument("--backends", default=None,
-                   help="comma-separated Keras backends (default: every installed one "
-                        "of tensorflow,jax,torch)")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="intra-op threads for torch and tensorflow (default: os.cpu_count())")
-    p.add_argument("--no-baseline", action="store_true", help="skip the plain PyTorch run")
-    p.add_argument("--no-parity", action="store_true",
-                   help="skip the (untimed) Keras-vs-plain-PyTorch equivalence check")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="run every implementation this many times, round-robin, and keep "
-                        "each one's round with the lowest median (damps noise from other "
-                        "processes on a shared machine)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
-    p.add_argument("--json", default=None, metavar="OUT", help="write all results to OUT")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.steps < 1 or args.warmup < 1:
-        p.error("--steps and --warmup must be >= 1 (the first step compiles)")
-    return args
+def recipe_config(path):
+    """A benchmark config with a zoo recipe's model and clip size."""
+    sys.path.insert(0, ROOT)
+    from keras_v2v.training import recipes
 
-
-def config_of(args):
-    keys = ("rank", "batch", "depth", "size", "channels", "filters", "blocks",
-            "disc_filters", "disc_layers", "steps", "warmup", "threads", "seed")
-    config = {k: getattr(args, k) for k in keys}
-    if args.rank == 2:
-        config.pop("depth")
+    recipe = recipes.load_recipe(path)
+    m, d = recipe.model, recipe.dataset
+    size = d.get("size") or (d.get("height"), d.get("width"))
+    channels = 1 if d["generator"] in ("volumetric_mnist", "head_phantoms") else 3
+    filters = m["filters"]
+    if filters == "match-3d":
+        raise SystemExit(f"{path}: a 2D recipe with filters = \"match-3d\"; benchmark its 3D sibling")
+    config = dict(rank=3 if recipe.is_3d else 2, batch=1 if recipe.is_3d else m["clip_length"],
+                  size=size, channels=channels, filters=filters, blocks=m["num_blocks"],
+                  disc_filters=m["discriminator_filters"], disc_layers=m["discriminator_layers"])
+    if recipe.is_3d:
+        config.update(depth=m["clip_length"], temporal_stride=m["temporal_stride"], stem=m["stem_kernel_size"])
     return config
 
 
-def sample_shape(args):
+def resolve_config(name):
+    if name.startswith("recipe:"):
+        return recipe_config(name[len("recipe:"):])
+    if name not in CONFIGS:
+        raise SystemExit(f"unknown --config {name!r}; choose from {', '.join(CONFIGS)} or recipe:PATH")
+    return dict(CONFIGS[name])
+
+
+def frame_size(config):
+    size = config["size"]
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+def sample_shape(config):
     """One sample, channels-last (what the Keras model takes)."""
-    spatial = (args.size, args.size) if args.rank == 2 else (args.depth, args.size, args.size)
-    return spatial + (args.channels,)
+    spatial = frame_size(config) if config["rank"] == 2 else (config["depth"],) + frame_size(config)
+    return spatial + (config["channels"],)
 
 
-def make_data(args):
-    """Fixed float32 data in [-1, 1]: (warmup + steps) distinct batches per domain."""
+def make_data(config, count, seed):
     import numpy as np
 
-    rng = np.random.default_rng(args.seed)
-    n = (args.warmup + args.steps) * args.batch
-    shape = (n,) + sample_shape(args)
-    a = rng.uniform(-1.0, 1.0, shape).astype("float32")
-    b = rng.uniform(-1.0, 1.0, shape).astype("float32")
-    return a, b
+    rng = np.random.default_rng(seed)
+    shape = (count * config["batch"],) + sample_shape(config)
+    return rng.uniform(-1, 1, shape).astype("float32"), rng.uniform(-1, 1, shape).astype("float32")
 
 
-def summarize(step_times, args):
-    timed = step_times[args.warmup:]
-    ordered = sorted(timed)
-    median = statistics.median(timed)
-    p90 = ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)]
-    return {
-        "median_s": median,
-        "p90_s": p90,
-        "mean_s": statistics.fmean(timed),
-        "first_step_s": step_times[0],
-        "samples_per_s": args.batch / median,
-        "step_times_s": step_times,
-    }
+def usable_cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
-# ------------------------------------------------------ plain PyTorch model
-def _torch_modules(rank):
-    from torch import nn
-
-    if rank == 2:
-        return nn.Conv2d, nn.InstanceNorm2d, nn.ReflectionPad2d
-    return nn.Conv3d, nn.InstanceNorm3d, nn.ReflectionPad3d
-
-
-def build_torch_generator(rank, channels, filters, num_blocks, stem=7, body=3):
-    """The keras_v2v ResNet generator ('resize' upsampling), channels-first.
-
-    Module names equal the Keras layer names, so weights can be mapped.
-    """
-    from torch import nn
-
-    Conv, Norm, Pad = _torch_modules(rank)
-    strides = (2,) * rank  # temporal_stride=True in 3D
-
-    def norm(width):
-        return Norm(width, eps=1e-5, affine=True)
-
-    class ResidualBlock(nn.Module):
-        def __init__(self, width):
-            super().__init__()
-            self.pad1, self.conv1 = Pad(body // 2), Conv(width, width, body)
-            self.norm1 = norm(width)
-            self.pad2, self.conv2 = Pad(body // 2), Conv(width, width, body)
-            self.norm2 = norm(width)
-
-        def forward(self, x):
-            y = self.norm1(self.conv1(self.pad1(x))).relu()
-            return x + self.norm2(self.conv2(self.pad2(y)))
-
-    layers = OrderedDict()
-    layers["stem_pad"] = Pad(stem // 2)
-    layers["stem_conv"] = Conv(channels, filters, stem)
-    layers["stem_norm"] = norm(filters)
-    layers["stem_relu"] = nn.ReLU()
-    width = filters
-    for i in range(2):
-        layers[f"down{i}_pad"] = Pad(body // 2)
-        layers[f"down{i}_conv"] = Conv(width, width * 2, body, stride=strides)
-        width *= 2
-        layers[f"down{i}_norm"] = norm(width)
-        layers[f"down{i}_relu"] = nn.ReLU()
-    for i in range(num_blocks):
-        layers[f"block{i}"] = ResidualBlock(width)
-    for i in range(2):
-        layers[f"up{i}_resize"] = nn.Upsample(scale_factor=strides, mode="nearest")
-        layers[f"up{i}_pad"] = Pad(body // 2)
-        layers[f"up{i}_conv"] = Conv(width, width // 2, body)
-        width //= 2
-        layers[f"up{i}_norm"] = norm(width)
-        layers[f"up{i}_relu"] = nn.ReLU()
-    layers["head_pad"] = Pad(stem // 2)
-    layers["head_conv"] = Conv(width, channels, stem)
-    layers["head_tanh"] = nn.Tanh()
-    return nn.Sequential(layers)
-
-
-def build_torch_discriminator(rank, channels, filters, num_layers):
-    """The keras_v2v PatchGAN: zero padding 1, 4x4 (2D) / 3x4x4 (3D) kernels."""
-    from torch import nn
-
-    Conv, Norm, _ = _torch_modules(rank)
-    kernel = (4, 4) if rank == 2 else (3, 4, 4)
-    layers = OrderedDict()
-    width_in, width = channels, filters
-    for i in range(num_layers + 1):
-        stride = 2 if i < num_layers else 1
-        layers[f"layer{i}_conv"] = Conv(width_in, width, kernel, stride=stride, padding=1)
-        if i > 0:
-            layers[f"layer{i}_norm"] = Norm(width, eps=1e-5, affine=True)
-        layers[f"layer{i}_lrelu"] = nn.LeakyReLU(0.2)
-        width_in, width = width, min(width * 2, filters * 8)
-    layers["logits"] = Conv(width_in, 1, kernel, padding=1)
-    return nn.Sequential(layers)
-
-
-def build_torch_cyclegan(args):
-    import torch
-
-    torch.manual_seed(args.seed)
-    if args.rank == 3 and (args.depth % 4 or args.depth < 8):
-        raise SystemExit("--depth must be a multiple of 4 and >= 8 "
-                         "(the plain model has no pad-to-valid)")
-    if args.size % 4 or args.size < 8:
-        raise SystemExit("--size must be a multiple of 4 and >= 8 "
-                         "(the plain model has no pad-to-valid)")
-    gen = {"rank": args.rank, "channels": args.channels, "filters": args.filters, "num_blocks": args.blocks}
-    disc = {"rank": args.rank, "channels": args.channels, "filters": args.disc_filters,
-                "num_layers": args.disc_layers}
-    return {
-        "generator_a2b": build_torch_generator(**gen),
-        "generator_b2a": build_torch_generator(**gen),
-        "discriminator_a": build_torch_discriminator(**disc),
-        "discriminator_b": build_torch_discriminator(**disc),
-    }
-
-
-def torch_param_count(module):
-    return sum(p.numel() for p in module.parameters())
-
-
-def torch_generator_loss(nets, a, b):
-    """LSGAN adversarial + 10 x L1 cycle + 5 x L1 identity (as keras_v2v)."""
-    g_ab, g_ba = nets["generator_a2b"], nets["generator_b2a"]
-    d_a, d_b = nets["discriminator_a"], nets["discriminator_b"]
-    fake_b, fake_a = g_ab(a), g_ba(b)
-    cycle = (g_ba(fake_b) - a).abs().mean() + (g_ab(fake_a) - b).abs().mean()
-    adv = (d_b(fake_b) - 1).square().mean() + (d_a(fake_a) - 1).square().mean()
-    identity = (g_ab(b) - b).abs().mean() + (g_ba(a) - a).abs().mean()
-    total = adv + LAMBDA_CYCLE * cycle + LAMBDA_CYCLE * LAMBDA_IDENTITY * identity
-    return total, fake_a, fake_b
-
-
-def torch_discriminator_loss(nets, a, b, fake_a, fake_b):
-    """Half the LSGAN real + fake terms per discriminator, on detached fakes."""
-    d_a, d_b = nets["discriminator_a"], nets["discriminator_b"]
-    fake_a, fake_b = fake_a.detach(), fake_b.detach()
-    loss_a = 0.5 * ((d_a(a) - 1).square().mean() + d_a(fake_a).square().mean())
-    loss_b = 0.5 * ((d_b(b) - 1).square().mean() + d_b(fake_b).square().mean())
-    return loss_a + loss_b
-
-
-def torch_params(nets, prefix):
-    return [p for name, net in nets.items() if name.startswith(prefix) for p in net.parameters()]
-
-
-def torch_train_step(nets, g_params, d_params, opt_g, opt_d, a, b):
-    """Both gradients at the same weights, then both Adam steps."""
-    import torch
-
-    g_loss, fake_a, fake_b = torch_generator_loss(nets, a, b)
-    g_grads = torch.autograd.grad(g_loss, g_params)
-    d_loss = torch_discriminator_loss(nets, a, b, fake_a, fake_b)
-    d_grads = torch.autograd.grad(d_loss, d_params)
-    for params, grads in ((g_params, g_grads), (d_params, d_grads)):
-        for p, g in zip(params, grads):
-            p.grad = g
-    opt_g.step()
-    opt_d.step()
-    return g_loss.detach(), d_loss.detach()
-
-
-def to_channels_first(x, rank):
-    return x.permute(0, rank + 1, *range(1, rank + 1)).contiguous()
-
-
-# ---------------------------------------------------------------- workers
-def set_torch_threads(n):
-    import torch
-
-    torch.set_num_threads(n)
-    return {"torch_intra_op": torch.get_num_threads(),
-            "torch_inter_op": torch.get_num_interop_threads()}
-
-
-def worker_pytorch(args):
+# ----------------------------------------------------------------- workers
+def worker_native(config, args, compiled):
     import numpy as np
     import torch
 
-    threads = set_torch_threads(args.threads)
-    nets = build_torch_cyclegan(args)
-    g_params, d_params = torch_params(nets, "generator"), torch_params(nets, "discriminator")
-    adam = {"lr": LEARNING_RATE, "betas": (BETA_1, 0.999), "eps": KERAS_ADAM_EPSILON}
-    opt_g, opt_d = torch.optim.Adam(g_params, **adam), torch.optim.Adam(d_params, **adam)
-    a_np, b_np = make_data(args)
-    a_all = to_channels_first(torch.from_numpy(a_np), args.rank)
-    b_all = to_channels_first(torch.from_numpy(b_np), args.rank)
-    times, losses = [], None
+    import native_torch
+
+    torch.set_num_threads(args.threads)
+    nets = native_torch.build_cyclegan(config, args.seed)
+    if args.device != "cpu":
+        nets = {k: v.to(args.device) for k, v in nets.items()}
+    trainer = native_torch.Trainer(nets, compile=compiled)
+    a_np, b_np = make_data(config, args.warmup + args.steps, args.seed)
+    a_all = native_torch.to_channels_first(torch.from_numpy(a_np), config["rank"]).to(args.device)
+    b_all = native_torch.to_channels_first(torch.from_numpy(b_np), config["rank"]).to(args.device)
+    times = []
     for step in range(args.warmup + args.steps):
+        lo, hi = step * config["batch"], (step + 1) * config["batch"]
         start = time.perf_counter()
-        lo, hi = step * args.batch, (step + 1) * args.batch
-        g_loss, d_loss = torch_train_step(nets, g_params, d_params, opt_g, opt_d,
-                                          a_all[lo:hi], b_all[lo:hi])
-        losses = (g_loss.item(), d_loss.item())
+        g_loss, d_loss = trainer.step(a_all[lo:hi], b_all[lo:hi])
+        losses = (g_loss.item(), d_loss.item())  # waits for the step
         times.append(time.perf_counter() - start)
     assert all(np.isfinite(losses)), losses
-    return {
-        "name": "pytorch",
-        "label": "plain PyTorch (channels-first)",
-        "jit": "eager",
-        "threads": threads,
-        "params": {k: torch_param_count(v) for k, v in nets.items()},
-        "final_losses": {"g_loss": losses[0], "d_loss": losses[1]},
-        **summarize(times, args),
-    }
+    return {"jit": "torch.compile" if compiled else "eager",
+            "threads": {"torch_intra_op": torch.get_num_threads(),
+                        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY")},
+            "params": {k: native_torch.param_count(v) for k, v in nets.items()}, "step_times_s": times}
 
 
-def build_keras_model(args):
+def build_keras_model(config, seed, jit_compile="auto"):
     import keras
 
     import keras_v2v
 
-    keras.utils.set_random_seed(args.seed)
-    common = {"filters": args.filters, "num_blocks": args.blocks,
-                  "discriminator_filters": args.disc_filters,
-                  "discriminator_layers": args.disc_layers, "upsampling": "resize"}
-    if args.rank == 3:
-        model = keras_v2v.cyclegan_3d(input_shape=sample_shape(args), temporal_stride=True,
-                                      stem_kernel_size=7, **common)
+    keras.utils.set_random_seed(seed)
+    common = dict(filters=config["filters"], num_blocks=config["blocks"], discriminator_filters=config["disc_filters"],
+                  discriminator_layers=config["disc_layers"], upsampling="resize")
+    if config["rank"] == 3:
+        model = keras_v2v.cyclegan_3d(input_shape=sample_shape(config), temporal_stride=config["temporal_stride"],
+                                      stem_kernel_size=config["stem"], **common)
     else:
-        model = keras_v2v.cyclegan_2d(input_shape=sample_shape(args), **common)
-    model.compile(
-        generator_optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
-        discriminator_optimizer=keras.optimizers.Adam(LEARNING_RATE, beta_1=BETA_1),
-        gan_loss="lsgan", lambda_cycle=LAMBDA_CYCLE, lambda_identity=LAMBDA_IDENTITY,
-        lambda_temporal=0.0, pool_size=0,
-    )
+        model = keras_v2v.cyclegan_2d(input_shape=sample_shape(config), **common)
+    model.compile(generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  discriminator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  gan_loss="lsgan", lambda_cycle=10.0, lambda_identity=0.5, lambda_temporal=0.0, pool_size=0,
+                  jit_compile=jit_compile)
     return model
 
 
-def keras_param_counts(model):
-    return {net.name: net.count_params() for net in model.generators + model.discriminators}
-
-
-def worker_keras(args, backend):
+def worker_keras(config, args, backend):
     if os.environ.get("KERAS_BACKEND") != backend:
-        raise SystemExit(f"worker {backend} started with "
-                         f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}")
+        raise SystemExit(f"worker {backend} started with KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}")
     threads = {}
     if backend == "tensorflow":
         import tensorflow as tf
 
-        try:  # must precede TensorFlow's runtime initialization
-            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        except RuntimeError as error:
-            threads["warning"] = str(error)
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         threads["tf_intra_op"] = tf.config.threading.get_intra_op_parallelism_threads()
-        threads["tf_inter_op"] = tf.config.threading.get_inter_op_parallelism_threads() or "auto"
     elif backend == "torch":
-        threads.update(set_torch_threads(args.threads))
-    else:
-        threads["jax"] = "XLA CPU default (all cores)"
+        import torch
+
+        torch.set_num_threads(args.threads)
+        threads.update(torch_intra_op=torch.get_num_threads(), OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY"))
     import keras
     import numpy as np
 
-    model = build_keras_model(args)
-    a, b = make_data(args)
+    model = build_keras_model(config, args.seed, jit_compile=args.jit if args.jit != "auto" else "auto")
+    a, b = make_data(config, args.warmup + args.steps, args.seed)
 
     class StepTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -384,163 +188,120 @@ def worker_keras(args, backend):
             self._start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
-            # Overriding this makes Keras dispatch it synchronously with
-            # logs converted to Python floats: the step has finished.
             self.times.append(time.perf_counter() - self._start)
             self.logs = dict(logs or {})
 
     timer = StepTimer()
-    model.fit(x=(a, b), batch_size=args.batch, epochs=1, shuffle=False, verbose=0,
-              callbacks=[timer])
-    expected = args.warmup + args.steps
-    if len(timer.times) != expected:
-        raise SystemExit(f"timed {len(timer.times)} steps, expected {expected}")
-    losses = {k: float(timer.logs[k]) for k in ("g_loss", "d_loss")}
-    assert all(np.isfinite(list(losses.values()))), losses
+    model.fit(x=(a, b), batch_size=config["batch"], epochs=1, shuffle=False, verbose=0, callbacks=[timer])
+    losses = [float(timer.logs[k]) for k in ("g_loss", "d_loss")]
+    assert all(np.isfinite(losses)), losses
     jit = {"tensorflow": "tf.function" + (" + XLA" if model.jit_compile else ""),
            "jax": "jax.jit" if model.jit_compile else "eager",
            "torch": "torch.compile" if model.jit_compile else "eager"}[backend]
-    return {
-        "name": backend,
-        "label": f"Keras {backend} (fit, channels-last)",
-        "jit": jit,
-        "threads": threads,
-        "params": keras_param_counts(model),
-        "final_losses": losses,
-        **summarize(timer.times, args),
-    }
+    return {"jit": jit, "threads": threads, "step_times_s": timer.times,
+            "params": {net.name: net.count_params() for net in model.generators + model.discriminators}}
 
 
-def copy_keras_to_torch(keras_net, torch_net, rank):
-    """Copies weights by layer name; returns [(keras variable, torch parameter)]."""
+def worker_parity(config, args):
+    """Same weights in, same outputs, losses and gradients out (Keras on torch vs native)."""
     import numpy as np
     import torch
-
-    from keras_v2v.models.layers import InstanceNormalization, ResidualBlock
-
-    pairs = []
-    modules = dict(torch_net.named_modules())
-
-    def copy(layer, module):
-        if isinstance(layer, ResidualBlock):
-            for sub in ("conv1", "norm1", "conv2", "norm2"):
-                copy(getattr(layer, sub), getattr(module, sub))
-            return
-        if isinstance(layer, InstanceNormalization):
-            mapping = ((layer.gamma, module.weight), (layer.beta, module.bias))
-        else:  # convolution
-            mapping = ((layer.kernel, module.weight), (layer.bias, module.bias))
-        for variable, param in mapping:
-            value = torch.as_tensor(np.asarray(variable.numpy()))
-            if value.ndim == rank + 2:  # (*kernel, in, out) -> (out, in, *kernel)
-                value = value.permute(rank + 1, rank, *range(rank))
-            assert value.shape == param.shape, (variable.path, value.shape, param.shape)
-            with torch.no_grad():
-                param.copy_(value)
-            pairs.append((variable, param))
-
-    for layer in keras_net.layers:
-        if layer.weights:
-            copy(layer, modules[layer.name])
-    assert len(pairs) == len(keras_net.trainable_variables) == len(list(torch_net.parameters()))
-    return pairs
-
-
-def worker_parity(args):
-    """Same weights in, same outputs, losses and gradients out (torch backend)."""
-    import numpy as np
-    import torch
-
-    set_torch_threads(args.threads)
     from keras import ops
 
-    model = build_keras_model(args)
-    nets = build_torch_cyclegan(args)
-    k_counts = keras_param_counts(model)
-    t_counts = {k: torch_param_count(v) for k, v in nets.items()}
-    assert k_counts == t_counts, f"parameter counts differ: keras {k_counts} vs torch {t_counts}"
+    import native_torch
+
+    torch.set_num_threads(args.threads)
+    model = build_keras_model(config, args.seed)
+    nets = native_torch.build_cyclegan(config, args.seed)
+    counts = {k: native_torch.param_count(v) for k, v in nets.items()}
+    keras_counts = {net.name: net.count_params() for net in model.generators + model.discriminators}
+    assert keras_counts == counts, f"parameter counts differ: keras {keras_counts} vs native {counts}"
     pairs = []
     for name, net in nets.items():
-        pairs += copy_keras_to_torch(getattr(model, name), net, args.rank)
-
-    rank = args.rank
-    a_np, b_np = make_data(args)
-    a_np, b_np = a_np[: args.batch], b_np[: args.batch]
+        pairs += native_torch.copy_keras_weights(getattr(model, name), net, config["rank"])
+    rank = config["rank"]
+    a_np, b_np = make_data(config, 1, args.seed)
     a_k, b_k = ops.convert_to_tensor(a_np), ops.convert_to_tensor(b_np)
-    a_t, b_t = (to_channels_first(torch.from_numpy(x), rank) for x in (a_np, b_np))
-    report = {"name": "parity", "params": t_counts}
-
-    def channels_last(x):
-        return x.permute(0, *range(2, rank + 2), 1)
+    a_t, b_t = (native_torch.to_channels_first(torch.from_numpy(x), rank) for x in (a_np, b_np))
 
     outputs = {}
     with torch.no_grad():
         for name, net in nets.items():
-            keras_out = getattr(model, name)(a_k, training=True)
-            torch_out = channels_last(net(a_t))
-            assert tuple(keras_out.shape) == tuple(torch_out.shape), (
-                name, keras_out.shape, torch_out.shape)
-            outputs[name] = float((keras_out.detach().cpu() - torch_out).abs().max())
-    report["max_abs_output_diff"] = outputs
+            keras_out = getattr(model, name)(a_k, training=True).detach().cpu()
+            native_out = net(a_t).permute(0, *range(2, rank + 2), 1)
+            assert tuple(keras_out.shape) == tuple(native_out.shape), (name, keras_out.shape, native_out.shape)
+            outputs[name] = float((keras_out - native_out).abs().max())
 
-    # Losses and gradients of one training step at identical weights.
     g_total, _, fake_a, fake_b = model.generator_objective(a_k, b_k)
-    g_vars = model.generator_variables
-    k_g_grads = torch.autograd.grad(g_total, [v.value for v in g_vars])
+    k_g = torch.autograd.grad(g_total, [v.value for v in model.generator_variables])
     fake_a, fake_b = model.pooled_fakes(fake_a, fake_b)
     d_total, _ = model.discriminator_objective(a_k, b_k, fake_a, fake_b)
-    d_vars = model.discriminator_variables
-    k_d_grads = torch.autograd.grad(d_total, [v.value for v in d_vars])
-
-    t_g_loss, t_fake_a, t_fake_b = torch_generator_loss(nets, a_t, b_t)
-    t_d_loss = torch_discriminator_loss(nets, a_t, b_t, t_fake_a, t_fake_b)
+    k_d = torch.autograd.grad(d_total, [v.value for v in model.discriminator_variables])
+    t_g_loss, t_fake_a, t_fake_b = native_torch.generator_loss(nets, a_t, b_t)
+    t_d_loss = native_torch.discriminator_loss(nets, a_t, b_t, t_fake_a, t_fake_b)
     param_of = {id(v): p for v, p in pairs}
-    t_g_grads = torch.autograd.grad(t_g_loss, [param_of[id(v)] for v in g_vars])
-    t_d_grads = torch.autograd.grad(t_d_loss, [param_of[id(v)] for v in d_vars])
+    t_g = torch.autograd.grad(t_g_loss, [param_of[id(v)] for v in model.generator_variables])
+    t_d = torch.autograd.grad(t_d_loss, [param_of[id(v)] for v in model.discriminator_variables])
 
-    def grad_error(keras_grads, torch_grads):
-        # Relative error of all gradients together: biases right before an
-        # instance norm have zero true gradient (rounding noise on both sides),
-        # so per-variable relative errors would be meaningless.
+    def grad_error(keras_grads, native_grads):
+        # Relative error of all gradients together: biases before an instance norm have
+        # zero true gradient (rounding noise on both sides).
         diff = total = 0.0
-        for keras_grad, tg in zip(keras_grads, torch_grads, strict=True):
-            kg = keras_grad.detach().cpu()
+        for kg, tg in zip(keras_grads, native_grads, strict=True):
+            kg = kg.detach().cpu()
             if kg.ndim == rank + 2:
                 kg = kg.permute(rank + 1, rank, *range(rank))
             diff += float((kg - tg).square().sum())
             total += float(tg.square().sum())
         return math.sqrt(diff / total)
 
-    report["losses"] = {
-        "keras_g": float(g_total.detach()), "torch_g": float(t_g_loss.detach()),
-        "keras_d": float(d_total.detach()), "torch_d": float(t_d_loss.detach()),
-    }
-    report["max_rel_grad_error"] = {
-        "generators": grad_error(k_g_grads, t_g_grads),
-        "discriminators": grad_error(k_d_grads, t_d_grads),
-    }
+    report = {"params": counts, "max_abs_output_diff": outputs,
+              "losses": {"keras_g": float(g_total.detach()), "native_g": float(t_g_loss.detach()),
+                         "keras_d": float(d_total.detach()), "native_d": float(t_d_loss.detach())},
+              "max_rel_grad_error": {"generators": grad_error(k_g, t_g), "discriminators": grad_error(k_d, t_d)}}
     assert max(outputs.values()) < 1e-3, outputs
-    assert np.isclose(report["losses"]["keras_g"], report["losses"]["torch_g"], rtol=1e-4)
-    assert np.isclose(report["losses"]["keras_d"], report["losses"]["torch_d"], rtol=1e-4)
+    assert np.isclose(report["losses"]["keras_g"], report["losses"]["native_g"], rtol=1e-4), report["losses"]
+    assert np.isclose(report["losses"]["keras_d"], report["losses"]["native_d"], rtol=1e-4), report["losses"]
     assert max(report["max_rel_grad_error"].values()) < 1e-2, report["max_rel_grad_error"]
     return report
 
 
 def run_worker(args):
-    sys.path.insert(0, ROOT)
-    if args.worker == "pytorch":
-        result = worker_pytorch(args)
+    sys.path[:0] = [ROOT, HERE]
+    config = json.loads(args.config_json)
+    if args.worker in NATIVE:
+        result = worker_native(config, args, compiled=args.worker == "pytorch-compile")
     elif args.worker == "parity":
-        result = worker_parity(args)
-    elif args.worker in KERAS_BACKENDS:
-        result = worker_keras(args, args.worker)
+        result = worker_parity(config, args)
     else:
-        raise SystemExit(f"unknown worker {args.worker!r}")
+        result = worker_keras(config, args, args.worker)
     sys.stdout.write(RESULT_MARKER + json.dumps(result) + "\n")
     sys.stdout.flush()
 
 
-# ----------------------------------------------------------------- parent
+# ------------------------------------------------------------------ parent
+class LoadSampler(threading.Thread):
+    """The 1-minute load average every `period` seconds while the benchmark runs."""
+
+    def __init__(self, period=2.0):
+        super().__init__(daemon=True)
+        self.period, self.samples, self._stop_event = period, [], threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            try:
+                with open("/proc/loadavg") as handle:
+                    self.samples.append(float(handle.read().split()[0]))
+            except OSError:
+                return
+            self._stop_event.wait(self.period)
+
+    def stop(self):
+        self._stop_event.set()
+        return {"mean": round(statistics.fmean(self.samples), 2) if self.samples else None,
+                "max": max(self.samples) if self.samples else None, "samples": len(self.samples)}
+
+
 def package_version(*names):
     for name in names:
         try:
@@ -553,147 +314,155 @@ def package_version(*names):
 def machine_info():
     cpu = platform.processor() or "unknown"
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
                     break
     except OSError:
         pass
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {
-            "keras": package_version("keras"),
-            "torch": package_version("torch"),
-            "tensorflow": package_version("tensorflow", "tensorflow-cpu"),
-            "jax": package_version("jax"),
-            "jaxlib": package_version("jaxlib"),
-            "numpy": package_version("numpy"),
-        },
-    }
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "cores_usable": usable_cores(),
+            "python": platform.python_version(),
+            "versions": {k: package_version(*v) for k, v in {
+                "keras": ("keras",), "torch": ("torch",), "tensorflow": ("tensorflow", "tensorflow-cpu"),
+                "jax": ("jax",), "numpy": ("numpy",)}.items()}}
 
 
-def worker_argv(args, name):
-    argv = [sys.executable, os.path.abspath(__file__), "--worker", name,
-            "--rank", str(args.rank), "--batch", str(args.batch), "--depth", str(args.depth),
-            "--size", str(args.size), "--channels", str(args.channels),
-            "--filters", str(args.filters), "--blocks", str(args.blocks),
-            "--disc-filters", str(args.disc_filters), "--disc-layers", str(args.disc_layers),
-            "--steps", str(args.steps), "--warmup", str(args.warmup),
-            "--threads", str(args.threads), "--seed", str(args.seed)]
-    return argv
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return float(f.read().split()[0])
-    except OSError:
-        return None
-
-
-def spawn(args, name):
+def spawn(args, config, name):
     env = dict(os.environ)
-    env["KERAS_BACKEND"] = "torch" if name in ("pytorch", "parity") else name
+    env["KERAS_BACKEND"] = "torch" if name in NATIVE + ("parity",) else name
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    print(f"[benchmark] running {name} ...", file=sys.stderr, flush=True)
-    load_before = loadavg()
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, env.get("PYTHONPATH", "")])
+    argv = [sys.executable, os.path.abspath(__file__), "--worker", name, "--config-json", json.dumps(config),
+            "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
+            "--seed", str(args.seed), "--device", args.device, "--jit", args.jit]
+    print(f"[benchmark] {name} ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
-    proc = subprocess.run(worker_argv(args, name), check=False, env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=args.timeout)
-    wall = time.perf_counter() - start
+    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=args.timeout)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_MARKER)]
     if proc.returncode or not lines:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
-        raise RuntimeError(f"worker {name} failed (exit {proc.returncode}):\n{tail}")
+        tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+        print(f"[benchmark] {name} failed (exit {proc.returncode}): {tail}", file=sys.stderr, flush=True)
+        return {"name": name, "error": f"exit {proc.returncode}: {tail[-600:]}"}
     result = json.loads(lines[-1][len(RESULT_MARKER):])
-    result["process_wall_s"] = wall
-    result["loadavg_1min"] = [load_before, loadavg()]
-    step = f": median step {1e3 * result['median_s']:.1f} ms" if "median_s" in result else ""
-    print(f"[benchmark] {name} done in {wall:.1f}s{step}", file=sys.stderr, flush=True)
+    result.update(name=name, process_wall_s=round(time.perf_counter() - start, 1))
+    if "step_times_s" in result:
+        timed = result["step_times_s"][args.warmup:]
+        print(f"[benchmark] {name}: median {1e3 * statistics.median(timed):.0f} ms/step", file=sys.stderr, flush=True)
     return result
 
 
-def default_backends():
-    return [b for b in KERAS_BACKENDS if importlib.util.find_spec(b) is not None]
+def summarise(name, rounds, config, warmup):
+    ok = [r for r in rounds if "step_times_s" in r]
+    if not ok:
+        return {"name": name, "error": rounds[-1].get("error", "failed")}
+    timed = [t for r in ok for t in r["step_times_s"][warmup:]]
+    median = statistics.median(timed)
+    return {"name": name, "jit": ok[0]["jit"], "threads": ok[0]["threads"], "params": ok[0]["params"],
+            "median_s": median, "min_s": min(timed), "max_s": max(timed),
+            "round_medians_s": [statistics.median(r["step_times_s"][warmup:]) for r in ok],
+            "first_step_s": [r["step_times_s"][0] for r in ok], "samples_per_s": config["batch"] / median,
+            "steps_timed": len(timed)}
 
 
-def markdown_table(results, args, baseline):
-    unit = "clips/s" if args.rank == 3 else "frames/s"
-    rows = [
-        (f"| implementation | compiled as | median step (ms) | p90 step (ms) | {unit} "
-        f"| step time vs plain PyTorch | first step (s) | 1-min load before/after |"),
-        "|---|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in results:
-        ratio = f"{r['median_s'] / baseline['median_s']:.2f}x" if baseline else "n/a"
-        rows.append(
-            f"| {r['label']} | {r['jit']} | {1e3 * r['median_s']:.1f} | {1e3 * r['p90_s']:.1f} "
-            f"| {r['samples_per_s']:.2f} | {ratio} | {r['first_step_s']:.2f} "
-            f"| {r['loadavg_1min'][0]} / {r['loadavg_1min'][1]} |"
-        )
-    return "\n".join(rows)
+def markdown_table(rows, config):
+    unit = "clips/s" if config["rank"] == 3 else "frames/s"
+    native = next((r for r in rows if r["name"] == "pytorch" and "median_s" in r), None)
+    lines = [f"| implementation | compiled as | s/step median (min-max) | {unit} | speed-up vs native eager "
+             "| first step (s) |", "|---|---|---|---:|---:|---|"]
+    for r in rows:
+        if "median_s" not in r:
+            lines.append(f"| {r['name']} | - | failed: {r['error'][:120]} | | | |")
+            continue
+        speed = f"{native['median_s'] / r['median_s']:.2f}x" if native else "n/a"
+        first = ", ".join(f"{t:.1f}" for t in r["first_step_s"])
+        lines.append(f"| {r['name']} | {r['jit']} | {r['median_s']:.3f} ({r['min_s']:.3f}-{r['max_s']:.3f}) "
+                     f"| {r['samples_per_s']:.2f} | {speed} | {first} |")
+    return "\n".join(lines)
+
+
+def default_workers():
+    names = []
+    if importlib.util.find_spec("torch"):
+        names += ["pytorch"]
+    return names + [b for b in KERAS_BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="3d-default",
+                   help=f"one of {', '.join(CONFIGS)}, or recipe:PATH (a zoo recipe's model and clip size)")
+    p.add_argument("--workers", default=None,
+                   help="comma-separated subset of pytorch,pytorch-compile,tensorflow,jax,torch "
+                        "(default: pytorch and every installed Keras backend)")
+    p.add_argument("--rounds", type=int, default=2, help="round-robin rounds (each worker once per round)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per worker and round")
+    p.add_argument("--warmup", type=int, default=2, help="untimed first steps (tracing, compilation)")
+    p.add_argument("--threads", type=int, default=usable_cores(), help="intra-op threads (default: usable cores)")
+    p.add_argument("--device", default="cpu", help="native PyTorch device (cpu or cuda)")
+    p.add_argument("--jit", default="auto", choices=("auto", "true", "false"),
+                   help="Keras model.compile(jit_compile=...) (auto: the backend's default)")
+    p.add_argument("--no-parity", action="store_true", help="skip the untimed equivalence check")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per worker")
+    p.add_argument("--json", default=None, metavar="OUT", help="write every number to OUT")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--config-json", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.jit = {"auto": "auto", "true": True, "false": False}.get(args.jit, args.jit)
+    if args.steps < 1 or args.warmup < 1 or args.rounds < 1:
+        p.error("--steps, --warmup and --rounds must be >= 1 (the first step compiles)")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         run_worker(args)
-        return
-    backends = args.backends.split(",") if args.backends else default_backends()
-    unknown = [b for b in backends if b not in KERAS_BACKENDS]
+        return 0
+    config = resolve_config(args.config)
+    workers = args.workers.split(",") if args.workers else default_workers()
+    unknown = [w for w in workers if w not in NATIVE + KERAS_BACKENDS]
     if unknown:
-        raise SystemExit(f"unknown backends {unknown}; choose from {KERAS_BACKENDS}")
-    info = machine_info()
-    if args.rounds < 1:
-        raise SystemExit("--rounds must be >= 1")
-    parity = None if args.no_parity else spawn(args, "parity")
-    timed = ([] if args.no_baseline else ["pytorch"]) + backends
-    rounds = {name: [] for name in timed}
+        raise SystemExit(f"unknown workers {unknown}; choose from {', '.join(NATIVE + KERAS_BACKENDS)}")
+    sampler = LoadSampler()
+    sampler.start()
+    parity = None if args.no_parity else spawn(args, config, "parity")
+    rounds = {name: [] for name in workers}
     for _ in range(args.rounds):
-        for name in timed:
-            rounds[name].append(spawn(args, name))
-    results = []
-    for name in timed:
-        best = min(rounds[name], key=lambda r: r["median_s"])
-        best["round_medians_s"] = [r["median_s"] for r in rounds[name]]
-        results.append(best)
-    baseline = results[0] if not args.no_baseline else None
-    reference = (baseline or parity or {}).get("params")
-    for r in results:
-        if reference is not None and r["params"] != reference:
-            raise AssertionError(
-                f"{r['name']} parameter counts {r['params']} differ from plain PyTorch {reference}")
-    table = markdown_table(results, args, baseline)
-
-    shape = "x".join(str(s) for s in (args.batch,) + sample_shape(args))
-    layout = "NDHWC" if args.rank == 3 else "NHWC"
-    print(f"\n### CycleGAN train step, rank {args.rank}, batch shape {shape} ({layout})\n")
-    print(f"Machine: {info['cpu']}, {info['cpu_count']} CPUs; " + ", ".join(
-        f"{k} {v}" for k, v in info["versions"].items() if v))
-    print(f"Config: {json.dumps(config_of(args))}"
-          + (f"; best of {args.rounds} round-robin rounds" if args.rounds > 1 else ""))
+        for name in workers:
+            rounds[name].append(spawn(args, config, name))
+    load = sampler.stop()
+    rows = [summarise(name, rounds[name], config, args.warmup) for name in workers]
+    reference = next((r["params"] for r in rows if "params" in r), None)
+    for r in rows:
+        if "params" in r and r["params"] != reference:
+            raise AssertionError(f"{r['name']} parameter counts {r['params']} differ from {reference}")
+    info = machine_info()
+    table = markdown_table(rows, config)
+    shape = "x".join(str(s) for s in (config["batch"],) + sample_shape(config))
+    print(f"\n### CycleGAN train step, {args.config}: batch {shape} (channels-last)\n")
+    print(f"Machine: {info['cpu']}, {info['cores_usable']} usable cores; load average (1 min) mean "
+          f"{load['mean']}, max {load['max']}; " + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v))
+    print(f"{args.rounds} interleaved rounds x {args.steps} timed steps after {args.warmup} warm-up steps; "
+          f"{args.threads} threads; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')} for torch.")
     if reference:
         print("Parameters: " + ", ".join(f"{k} {v:,}" for k, v in reference.items()))
-    if parity:
-        print("Parity (Keras torch backend vs plain PyTorch, same weights): max |output diff| "
+    if parity and "max_abs_output_diff" in parity:
+        print("Parity (Keras on torch vs native, same weights): max |output diff| "
               f"{max(parity['max_abs_output_diff'].values()):.1e}, max relative gradient error "
               f"{max(parity['max_rel_grad_error'].values()):.1e}")
+    elif parity:
+        print(f"Parity check failed: {parity.get('error')}")
     print()
     print(table)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"config": config_of(args), "rounds": args.rounds, "machine": info,
-                       "parity": parity,
-                       "results": results, "table": table}, f, indent=2)
-        print(f"\nwrote {args.json}", file=sys.stderr)
+        with open(args.json, "w") as handle:
+            json.dump({"config_name": args.config, "config": config, "rounds": rounds, "summary": rows,
+                       "parity": parity, "machine": info, "load_average": load, "table": table}, handle, indent=2)
+    return 0 if all("median_s" in r for r in rows) and (parity is None or "error" not in parity) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

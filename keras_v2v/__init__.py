@@ -37,7 +37,7 @@ _PUBLIC = {
     "from_pretrained": "keras_v2v.presets",
     "list_pretrained": "keras_v2v.presets",
 }
-_SUBPACKAGES = ("data", "models", "training", "presets", "evaluation", "metrics", "cli", "demo")
+_SUBPACKAGES = ("data", "models", "training", "presets", "evaluation", "metrics", "cli", "demo", "serving")
 
 __all__ = sorted(_PUBLIC)
 

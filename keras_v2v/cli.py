@@ -7,7 +7,9 @@
     keras-v2v reproduce table2 --budget quick
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
     keras-v2v demo
+    keras-v2v space OUT_DIR [--presets NAMES]
     keras-v2v info NAME_OR_FOLDER
+    keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
 `--help`, `list` and `info` import no Keras backend (the registry and preset
@@ -57,18 +59,32 @@ def _is_volume(path):
     return str(path).lower().endswith(VOLUME_SUFFIXES)
 
 
-def _read_input(path, window):
+def _check_translate_paths(source, target):
+    """Fails fast, before a model loads: a missing input, an unsafe output, or the input as output."""
+    from keras_v2v.data import video_write
+    from keras_v2v.utils.files import check_output_path
+
+    if not os.path.exists(source):
+        raise CommandError(f"{source}: no such file or folder")
+    target_path = check_output_path(target, "output")
+    if not _is_volume(target):
+        video_write.check_target(target)
+    same = os.path.realpath(source) == os.path.realpath(target_path) or (
+        os.path.exists(target_path) and os.path.samefile(source, target_path))
+    if same:
+        raise CommandError(f"the output {target} is the input file; name a different output so the input is kept")
+
+
+def _read_input(path, window, max_side):
     from keras_v2v import data
 
-    if not os.path.exists(path):
-        raise CommandError(f"{path}: no such file or folder")
     if _is_volume(path):
         volume = data.read_volume(path, window=window or "minmax")
         return volume, None
     if os.path.isdir(path):
-        return data.read_frames(path), 30.0
-    info = data.video_info(path)
-    return data.read_video(path), info.fps or 30.0
+        return data.read_frames(path, max_side=max_side), 30.0
+    fps = data.probe_video(path).fps
+    return data.read_video(path, max_side=max_side), fps if fps and 0 < fps <= 240 else 30.0
 
 
 def _match_channels(video, channels, path):
@@ -92,20 +108,40 @@ def _progress_printer():
     return report
 
 
+def _batch_that_fits(model, args, shape):
+    """--batch-size, halved (with a note) while one forward pass would not fit in memory."""
+    from keras_v2v.models import inference
+    from keras_v2v.utils.limits import memory_limit
+
+    generator = model.generator_a2b if args.direction == "a2b" else model.generator_b2a
+    frames, height, width = shape[:3]
+    per_window = min(args.window or model.sample_shape[0], max(frames, model.sample_shape[0])) if model.rank == 3 else 1
+    batch = args.batch_size
+    while batch > 1 and inference.forward_bytes(generator, batch * per_window * height * width) > memory_limit():
+        batch //= 2
+    fits = inference.forward_bytes(generator, batch * per_window * height * width) <= memory_limit()
+    if batch != args.batch_size and fits:  # (when nothing fits, translate says so)
+        print(f"keras-v2v: note: --batch-size {args.batch_size} would not fit in memory at {width}x{height}; "
+              f"using {batch}", file=sys.stderr)
+    return batch
+
+
 def translate_command(args):
     from keras_v2v import data, presets
 
+    _check_translate_paths(args.input, args.output)
     load_backend()
     model = presets.from_pretrained(args.model)
-    video, fps = _read_input(args.input, args.intensity_window)
+    video, fps = _read_input(args.input, args.intensity_window, args.max_side)
     source_channels = model.channels_a if args.direction == "a2b" else model.channels_b
     video = _match_channels(video, source_channels, args.input)
+    batch_size = _batch_that_fits(model, args, video.shape)
     output = model.translate(
         video,
         direction=args.direction,
         window=args.window,
         overlap=args.overlap,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         progress=None if args.quiet else _progress_printer(),
     )
     if _is_volume(args.output):
@@ -124,11 +160,14 @@ def info_command(args):
     from keras_v2v import presets
     from keras_v2v.presets import storage
 
+    from keras_v2v.presets.spec import parameter_counts
+
     folder, _, _ = presets.resolve(args.model)
     spec = storage.read_preset_spec(folder)
     if spec is None:
         raise CommandError(f"{args.model}: not a preset folder (no {storage.PRESET_FILE})")
-    print(json.dumps(spec, indent=2))
+    # Per-network counts, whatever version wrote the file (older ones also counted the history pools).
+    print(json.dumps({**spec, "parameters": parameter_counts(spec)}, indent=2))
 
 
 def list_command(args):
@@ -138,15 +177,20 @@ def list_command(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    header = ("name", "task", "method", "input shape", "params (G)", "weights", "metric")
+    header = ("name", "task", "method", "input shape", "G params", "D params", "weights", "metric")
     table = [header] + [
-        (r["name"], r["task"], r["method"], "x".join(map(str, r["input_shape"])), f"{r['parameters']:,}",
-         r["weights"], r["metric"] or "-")
+        (r["name"], r["task"], r["method"], "x".join(map(str, r["input_shape"])),
+         _count(r["generator_parameters"]), _count(r["discriminator_parameters"]), r["weights"], r["metric"] or "-")
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("G params, D params: parameters of one generator, one discriminator (a model has two of each)")
+
+
+def _count(value):
+    return f"{value:,}" if isinstance(value, int) else "-"
 
 
 def _parse_overrides(pairs):
@@ -184,6 +228,11 @@ def train_command(args):
         recipe = recipe.replace(**overrides)
     run_dir = args.run_dir or os.path.join("runs", "train", recipe.name)
     out = args.out or os.path.join(run_dir, "preset")
+    # Refuse an output that would destroy a user's folder now, not after hours of training.
+    from keras_v2v.presets import storage
+
+    storage.check_preset_target(out, overwrite=True, replace_foreign=args.overwrite)
+    recipes.check_run_dir(recipe, run_dir)
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
     load_backend()
@@ -193,12 +242,13 @@ def train_command(args):
     if plan.distributed:
         print(f"data-parallel training: {plan.describe()}")
     model, progress, recipe_data = run.train(recipe, run_dir, verbose=0 if args.quiet else 1,
-                                                 tensorboard=not args.no_tensorboard)
+                                             tensorboard=not args.no_tensorboard)
     if not plan.is_chief:
         print(f"trained; host {plan.host} leaves the preset to host 0")
         return
     folder, info = export.export_preset(recipe, model, out, progress, recipe_data=recipe_data,
-                                        evaluate=not args.no_evaluate, note=args.note)
+                                        evaluate=not args.no_evaluate, note=args.note,
+                                        replace_foreign=args.overwrite)
     if "evaluation" in info:
         _print_metrics(f"held-out metrics ({info['evaluation']['videos']} videos)", info["evaluation"]["metrics"])
     print(f"wrote preset {folder}")
@@ -208,6 +258,12 @@ def publish_command(args):
     from keras_v2v.presets import publish
 
     publish.publish_command(args)
+
+
+def space_command(args):
+    from keras_v2v.demo import space
+
+    space.space_command(args)
 
 
 def demo_command(args):
@@ -273,20 +329,82 @@ def reproduce_command(args):
     print(f"wrote {args.out_dir}/{args.table}.md")
 
 
+def export_command(args):
+    load_backend()
+    from keras_v2v import serving
+
+    record = serving.export(args.preset, args.out, format=args.format, direction=args.direction,
+                            frames=args.frames, height=args.height, width=args.width, dynamic=args.dynamic,
+                            dtype=args.dtype, overwrite=args.overwrite)
+    shape = "x".join("?" if s is None else str(s) for s in record["input"]["shape"])
+    print(f"wrote {args.out} ({record['format']}: {record['input']['layout']} {shape} {record['input']['dtype']} "
+          f"in [-1, 1], {record['domains']['from']} -> {record['domains']['to']}; see export.json)")
+
+
+def _int_at_least(lowest, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+_positive = _int_at_least(1, "a whole number >= 1")
+_non_negative = _int_at_least(0, "a whole number >= 0")
+
+
+def _port(text):
+    value = _int_at_least(1, "a port number from 1 to 65535")(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (no usage block), exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def ablate_command(args):
+    load_backend()
+    from keras_v2v.training import ablations
+
+    names = [n.strip() for n in args.variants.split(";")] if args.variants else None
+    rows = ablations.ablate(args.table, budget=args.budget, variants=names, runs_dir=args.runs_dir,
+                            out_dir=args.out_dir)
+    print(f"wrote {args.out_dir}/ablations_{args.table}_{args.budget}.md ({len(rows)} variants)")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-v2v", description="Unsupervised video-to-video translation (3D and 2D CycleGAN)."
     )
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     tr = verbs.add_parser("translate", help="translate a video, frame folder or NIfTI volume")
     tr.add_argument("input", help="video file (mp4, mov, avi, mkv, webm, gif), frame folder or .nii/.nii.gz")
     tr.add_argument("output", help="output file: .mp4, .webm, .gif, a folder name for PNG frames, or .nii.gz")
     tr.add_argument("--model", required=True, help="preset name (keras-v2v list), folder, or Hub repo org/name")
     tr.add_argument("--direction", choices=("a2b", "b2a"), default="a2b")
-    tr.add_argument("--window", type=int, default=None, help="3D models: frames per window (default: training depth)")
-    tr.add_argument("--overlap", type=int, default=None, help="3D models: frames shared by neighbouring windows")
-    tr.add_argument("--batch-size", type=int, default=4, help="frames (2D) or windows (3D) per forward pass")
+    tr.add_argument("--window", type=_positive, default=None,
+                    help="3D models: frames per window (default: training depth; at most the clip's length)")
+    tr.add_argument("--overlap", type=_non_negative, default=None,
+                    help="3D models: frames shared by neighbouring windows")
+    tr.add_argument("--batch-size", type=_positive, default=4, help="frames (2D) or windows (3D) per forward pass")
+    tr.add_argument("--max-side", type=_positive, default=None,
+                    help="downscale frames while reading so the longer side is at most this many pixels")
     tr.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
     tr.add_argument("--intensity-window", default=None, help="volumes: window preset (ct-brain, mr, minmax)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -296,19 +414,28 @@ def build_parser():
     ev.add_argument("--model", required=True, help="preset name, folder or Hub repo")
     ev.add_argument("--dataset", default=None,
                     help="vmnist, coloured-mnist, street (or table1/2/4); default: the preset recipe's data")
-    ev.add_argument("--max-videos", type=int, default=None, help="score only the first N held-out videos")
+    ev.add_argument("--max-videos", type=_positive, default=None, help="score only the first N held-out videos")
     ev.add_argument("--budget", default="quick", help="dataset size: quick or full")
     ev.add_argument("--out", default=None, help="write the metrics as JSON here")
     ev.set_defaults(run=evaluate_command)
 
     rp = verbs.add_parser("reproduce", help="train the paper's four methods and write docs/results/<table>.md")
     rp.add_argument("table", choices=("table1", "table2", "table4"))
-    rp.add_argument("--budget", default="quick", choices=("smoke", "quick", "full"))
+    rp.add_argument("--budget", default="quick", choices=("smoke", "quick", "medium", "full"))
     rp.add_argument("--methods", default=None, help="comma-separated subset of 3d,2d-random,2d-sequential,2d-const")
-    rp.add_argument("--steps", type=int, default=None, help="override the budget's training steps")
+    rp.add_argument("--steps", type=_positive, default=None, help="override the budget's training steps")
     rp.add_argument("--runs-dir", default="runs/reproduce", help="checkpoints; rerun to resume")
     rp.add_argument("--out-dir", default="docs/results")
     rp.set_defaults(run=reproduce_command)
+
+    ab = verbs.add_parser("ablate", help="train the 3D recipe with one change at a time; write the ablation table")
+    ab.add_argument("table", choices=("table1", "table2", "table4"))
+    ab.add_argument("--budget", default="quick", choices=("smoke", "quick", "medium", "full"))
+    ab.add_argument("--variants", default=None, help="';'-separated variant names (default: all; see "
+                    "keras_v2v.training.ablations.VARIANTS)")
+    ab.add_argument("--runs-dir", default="runs/ablations", help="checkpoints; rerun to resume")
+    ab.add_argument("--out-dir", default="docs/results")
+    ab.set_defaults(run=ablate_command)
 
     info = verbs.add_parser("info", help="show a preset's input spec, metrics and checksums")
     info.add_argument("model", help="preset name, folder or Hub repo")
@@ -322,7 +449,10 @@ def build_parser():
     tn.add_argument("recipe", help="recipe.toml (or a preset folder holding one)")
     tn.add_argument("--run-dir", default=None, help="checkpoints, TensorBoard logs, sample GIFs "
                     "(default runs/train/NAME); rerun to resume")
-    tn.add_argument("--out", default=None, help="preset folder to write (default RUN_DIR/preset)")
+    tn.add_argument("--out", default=None, help="preset folder to write (default RUN_DIR/preset); an existing "
+                    "folder is replaced only if it is a keras-v2v preset, or with --overwrite")
+    tn.add_argument("--overwrite", action="store_true",
+                    help="replace --out even if it holds files that are not a keras-v2v preset")
     tn.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                     help="override a recipe value, e.g. --set training.steps=200 (repeatable)")
     tn.add_argument("--data-root", default=None, help="dataset folder for recipes that read files (GTA)")
@@ -343,11 +473,33 @@ def build_parser():
     pb.add_argument("--endpoint", default=None, help="Hub URL (default HF_ENDPOINT or huggingface.co)")
     pb.add_argument("--commit-message", default=None)
     pb.add_argument("--dry-run", action="store_true", help="list what would be uploaded; send nothing")
+    pb.add_argument("--allow-generators-only", action="store_true",
+                    help="publish a preset saved without discriminators (inference only: it cannot be fine-tuned)")
     pb.set_defaults(run=publish_command)
+
+    ex = verbs.add_parser("export", help="export a preset's generator to SavedModel, ONNX or LiteRT")
+    ex.add_argument("preset", help="preset name, folder or Hub repo")
+    ex.add_argument("out", help="folder to write: the graph and export.json")
+    ex.add_argument("--format", required=True, choices=("saved_model", "onnx", "litert"))
+    ex.add_argument("--direction", choices=("a2b", "b2a"), default="a2b")
+    ex.add_argument("--frames", type=int, default=None, help="3D: fixed clip length (default: training depth)")
+    ex.add_argument("--height", type=int, default=None, help="fixed frame height (default: the preset's)")
+    ex.add_argument("--width", type=int, default=None, help="fixed frame width (default: the preset's)")
+    ex.add_argument("--dynamic", action="store_true", help="any batch, length, height and width")
+    ex.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                    help="input and compute dtype of the graph (default float32, whatever the training policy)")
+    ex.add_argument("--overwrite", action="store_true", help="replace OUT when it is a previous export")
+    ex.set_defaults(run=export_command)
+    sp = verbs.add_parser("space", help="write a self-contained Hugging Face Space folder for the demo")
+    sp.add_argument("out_dir", metavar="OUT_DIR", help="a new or empty folder (or one this command wrote before)")
+    sp.add_argument("--presets", default=None, metavar="NAMES",
+                    help="comma-separated preset names or folders (default: every preset whose weights are here); "
+                         "a 3D preset brings its 2D baseline")
+    sp.set_defaults(run=space_command)
 
     dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")
     dm.add_argument("--host", default="127.0.0.1")
-    dm.add_argument("--port", type=int, default=7860)
+    dm.add_argument("--port", type=_port, default=7860)
     dm.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     dm.set_defaults(run=demo_command)
     return parser
@@ -359,8 +511,9 @@ def main(argv=None):
 
     try:
         args.run(args)
-    except (CommandError, DataError, ValueError, FileNotFoundError, FileExistsError, OSError) as error:
-        print(f"keras-v2v: error: {error}", file=sys.stderr)
+    except (CommandError, DataError, ValueError, OSError, ImportError) as error:
+        # Library messages (nibabel's, Gradio's) can span lines; the terminal gets one.
+        print(f"keras-v2v: error: {_one_line(error) or type(error).__name__}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keras-v2v: interrupted (training resumes from its last checkpoint when rerun)", file=sys.stderr)

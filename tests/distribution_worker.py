@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from helpers import PairBatches, all_weights, tiny_2d, tiny_3d  # noqa: E402
 
 from keras_v2v.training import distribution, pipeline, recipes, run  # noqa: E402
-from keras_v2v.training.resumable import CHECKPOINT, read_progress  # noqa: E402
+from keras_v2v.training.resumable import latest_checkpoint, read_progress  # noqa: E402
 
 LEARNING_RATE = 0.002  # small steps: see test_distribution.py on tolerance
 
@@ -133,7 +133,7 @@ def recipe_scenario(out):
         for steps, devices in legs:
             model, progress = train_leg(recipe, run_dir, steps, devices)
         assert read_progress(run_dir)["steps_done"] == 2
-        results.update(named_weights(keras.saving.load_model(os.path.join(run_dir, CHECKPOINT)), name))
+        results.update(named_weights(keras.saving.load_model(latest_checkpoint(run_dir)[0]), name))
         for key, values in progress["history"].items():
             results[f"{name}/log/{key}"] = np.asarray(values)
     np.savez(os.path.join(out, "recipe.npz"), **results, **START)

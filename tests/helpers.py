@@ -44,3 +44,21 @@ def random_pairs(rng, n, sample_shape, channels_b=None):
 
 def all_weights(model):
     return [np.array(keras.ops.convert_to_numpy(v)) for v in model.weights]
+
+
+def card_round_trip(path):
+    """Loads a model card the way the Hub does; returns (metadata dict, model name, EvalResults)."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    metadata = ModelCard.load(str(path)).data.to_dict()
+    if "model-index" not in metadata:
+        return metadata, None, []
+    name, results = model_index_to_eval_results(metadata["model-index"])
+    return metadata, name, results
+
+
+def is_keras_v2v_card(path):
+    """A README.md keras-v2v wrote (its footer), not a card a test damaged on purpose."""
+    with open(path, encoding="utf-8") as handle:
+        return "Made with [keras-v2v]" in handle.read()

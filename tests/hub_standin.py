@@ -131,10 +131,11 @@ class HubStandIn:
 class _Reply(Exception):
     """Raised inside a handler to send an error answer the way the Hub does."""
 
-    def __init__(self, status, message, error_code=None, headers=None):
+    def __init__(self, status, message, error_code=None, headers=None, extra=None):
         super().__init__(message)
         self.status, self.message, self.error_code = status, message, error_code
         self.headers = headers or {}
+        self.extra = extra or {}  # more fields of the JSON body
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -195,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Error-Message"] = reply.message
             if reply.error_code:
                 headers["X-Error-Code"] = reply.error_code
-            self._send(reply.status, {"error": reply.message}, headers)
+            self._send(reply.status, {"error": reply.message, **reply.extra}, headers)
         except Exception as error:  # noqa: BLE001 - a stand-in bug: answer 500 rather than drop the connection
             self._send(500, {"error": f"stand-in crashed: {error!r}"})
 
@@ -244,7 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = f"{self.hub.endpoint}/{repo_id}"
         with self.hub.lock:
             if repo_id in self.hub.repos:
-                raise _Reply(409, "You already created this model repo")
+                # The Hub's 409 names the existing repo; create_repo(exist_ok=True) reads its url.
+                raise _Reply(409, "You already created this model repo", extra={"url": url})
             repo = Repo(repo_id, private=payload.get("visibility") == "private")
             # A new Hub repo starts with one commit holding .gitattributes.
             repo.commit("main", "initial commit", {".gitattributes": b"*.h5 filter=lfs diff=lfs merge=lfs -text\n"})

@@ -207,3 +207,40 @@ def test_app_without_presets_and_the_space_entry_point(monkeypatch):
     namespace = runpy.run_path(os.path.join(root, "apps", "app.py"), run_name="space_app")
     assert isinstance(namespace["demo"], gr.Blocks)
     assert demo.launch_kwargs(namespace["demo"])["max_file_size"] == demo.MAX_UPLOAD_MB * 2**20
+
+
+def test_the_api_names_its_endpoints_and_hides_the_page_plumbing(server):
+    _, client = server
+    api = client.view_api(return_format="dict", print_info=False)
+    assert set(api["named_endpoints"]) == {"/translate", "/inspect"} and not api["unnamed_endpoints"]
+    returns = [r["label"] for r in api["named_endpoints"]["/translate"]["returns"]]
+    assert returns == ["Translation", "Side by side (input | output | 2D baseline)", "Frame-to-frame change", "Status"]
+    with pytest.raises(ValueError, match="Cannot find a function with `api_name`: /on_preset"):
+        client.predict("tiny-3d", "a2b", api_name="/on_preset")  # private: the page calls it, clients cannot
+
+
+def _layout_order(node, out):
+    out.append(node["id"])
+    for child in node.get("children", []):
+        _layout_order(child, out)
+    return out
+
+
+def test_examples_come_before_the_plot(server):
+    app, _ = server
+    config = app.get_config_file()
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"] if c["props"].get("elem_id")}
+    order = _layout_order(config["layout"], [])
+    assert order.index(ids["v2v-examples"]) < order.index(ids["v2v-plot"])
+
+
+def test_presets_that_cannot_load_are_left_out_and_said_once(presets, tmp_path, caplog):
+    table = dict(presets, broken=str(tmp_path / "not-a-preset"))
+    with caplog.at_level("WARNING"):
+        app = demo.build_app(presets=table, preload_models=True, notices=["An extra line."])
+    assert set(app.v2v_presets) == {"tiny-3d", "tiny-2d-random"}
+    notices = [c["props"]["value"] for c in app.get_config_file()["components"]
+               if "broken" in str(c["props"].get("value"))]
+    assert len(notices) == 1 and "Could not load `broken`" in notices[0] and "An extra line." in notices[0]
+    assert [r.levelname for r in caplog.records if "broken" in r.getMessage()] == ["WARNING"]
+    assert not any(r.exc_info for r in caplog.records)  # a line, not a traceback

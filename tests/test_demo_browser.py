@@ -163,3 +163,26 @@ def test_pick_a_bundled_example(page, tmp_path):
     status = _wait_for_translation(page)
     assert "tiny-3d" in status.inner_text() and "Error" not in status.inner_text()
     page.screenshot(path=str(tmp_path / "example.png"), full_page=True)
+
+
+@pytest.mark.parametrize("width", [1280, 400], ids=["desktop", "phone"])
+def test_a_first_time_visitor_sees_the_examples_before_the_plot(browser, url, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    try:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator("#v2v-examples tbody tr").first.wait_for()
+        examples = page.locator("#v2v-examples").bounding_box()
+        plot = page.locator("#v2v-plot").bounding_box()
+        assert examples["y"] < plot["y"], (examples, plot)
+    finally:
+        page.close()
+
+
+def test_choosing_a_preset_updates_the_page_through_the_private_endpoint(page):
+    help_text = page.get_by_text("The plot compares it with its framewise 2D baseline", exact=False)
+    help_text.wait_for()
+    page.locator("#v2v-preset input").click()
+    page.get_by_role("option", name="tiny-2d-random").click()
+    help_text.wait_for(state="detached")  # on_preset (hidden from the API) answered the page
+    assert page.locator("[data-testid='toast-body']").count() == 0 and not page.v2v_errors

@@ -154,7 +154,7 @@ def test_distribution_table_round_trips_and_does_not_block_resuming(tmp_path):
     recipes.check_run_dir(recipe.replace(distribution={"devices": 1}), run_dir)  # another device count resumes
     with pytest.raises(recipes.RecipeError, match="different recipe"):
         recipes.check_run_dir(recipe.replace(training={"batch_size": 4}), run_dir)
-    for bad, message in (("devices = 0", r"\[distribution\] devices must be a positive integer, found 0"),
+    for bad, message in (("devices = 0", r"\[distribution\] devices must be a whole number >= 1, found 0"),
                          ("hosts = 2", r"unknown key\(s\) hosts in \[distribution\]")):
         path.write_text(path.read_text().replace("devices = 2", bad))
         with pytest.raises(recipes.RecipeError, match=message):

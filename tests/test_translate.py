@@ -77,3 +77,15 @@ def test_window_plan_covers_every_frame():
             covered[s : s + 8] = True
         assert covered.all() and starts[-1] == frames - 8
     assert tent_weights(4).tolist() == [1, 2, 2, 1]
+
+
+@pytest.mark.parametrize("path", ["clip.mp4", "scan.nii.gz"])
+def test_a_path_is_refused_with_the_reader_to_use(model_3d, path):
+    import pathlib
+
+    for given in (path, pathlib.Path(path)):
+        with pytest.raises(ValueError) as error:
+            model_3d.translate(given)
+        message = str(error.value)
+        assert f"keras_v2v.data.read_video({path!r})" in message and f"read_volume({path!r})" in message
+        assert "got an array of shape ()" not in message and "\n" not in message

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 
 import numpy as np
 
 from keras_v2v.data.errors import DataError
+from keras_v2v.utils.files import atomic_path
 
 # Bumped when the .npz layout changes, so old caches fail loudly.
 _NPZ_FORMAT = 1
@@ -148,7 +148,7 @@ class PairedVideoSet:
         return train, test
 
     def save_npz(self, path, compress=True):
-        """Write the set to ``path`` atomically (temp file, then ``os.replace``).
+        """Write the set to ``path`` atomically (``keras_v2v.utils.files.atomic_path``).
 
         ``path`` is used as given (no ``.npz`` is appended). A crash mid-write
         never leaves a truncated cache behind.
@@ -164,17 +164,8 @@ class PairedVideoSet:
         }
         for key, value in self.extras.items():
             arrays[_EXTRA_PREFIX + key] = value
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                (np.savez_compressed if compress else np.savez)(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            (np.savez_compressed if compress else np.savez)(handle, **arrays)
 
     @classmethod
     def load_npz(cls, path):

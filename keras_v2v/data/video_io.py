@@ -34,6 +34,8 @@ import numpy as np
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
 from keras_v2v.data.resize import resize_frames
+from keras_v2v.utils.limits import max_bytes as byte_limit
+from keras_v2v.utils.limits import over_limit_message
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -165,11 +167,18 @@ def _decoded(container, stream, path):
     return _guarded(container.decode(stream), path, "decoding")
 
 
-def _read_sequential(path, start, stop, max_side=None, partial=False):
+def _over_budget(path, allowed, size):
+    return DataError(path, over_limit_message(
+        f"reading more than {allowed} frames of {size[1]}x{size[0]}", (allowed + 1) * size[0] * size[1] * 3,
+        allowed * size[0] * size[1] * 3, hint="read a window (start/stop, max_frames) or downscale (max_side)"))
+
+
+def _read_sequential(path, start, stop, max_side=None, partial=False, allowed=None):
     """Decode from the first frame, counting frames; keep [start, stop).
 
     ``partial``: a decoding error after some kept frames ends the read there
-    (the count is then what decoded) instead of raising.
+    (the count is then what decoded) instead of raising. ``allowed``: the most
+    frames that fit the memory limit; one more raises.
     """
     out = []
     with _open(path) as container:
@@ -181,10 +190,12 @@ def _read_sequential(path, start, stop, max_side=None, partial=False):
                 if stop is not None and count >= stop:
                     break
                 if count >= start:
+                    if allowed is not None and len(out) >= allowed:
+                        raise _over_budget(path, allowed, out[0].shape)
                     out.append(_to_rgb(frame, path, count, max_side))
                 count += 1
-        except DataError:
-            if not (partial and out):
+        except DataError as error:
+            if not (partial and out) or "memory" in error.problem:
                 raise
             declared = 0  # what decoded is all there is
     return out, count, declared
@@ -223,7 +234,7 @@ def _frame_timestamps(path):
     return _timestamps_cached(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
-def _read_seeking(path, start, stop, max_side=None):
+def _read_seeking(path, start, stop, max_side=None, allowed=None):
     """Seek to the keyframe before frame ``start`` and decode to ``stop``.
 
     Frames are identified by timestamp (frame i = i-th smallest packet
@@ -250,6 +261,8 @@ def _read_seeking(path, start, stop, max_side=None):
             if frame.pts > wanted[-1]:
                 break
             got.append(frame.pts)
+            if allowed is not None and len(out) >= allowed:
+                raise _over_budget(path, allowed, out[0].shape)
             out.append(_to_rgb(frame, path, start + len(out), max_side))
         if not got or got[0] != wanted[0]:
             return None  # the seek landed after the window's first frame
@@ -282,7 +295,23 @@ def _read_with_tfio(path):
     return frames
 
 
-def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, partial=False):
+def _frames_allowed(path, start, stop, max_side, limit):
+    """How many frames fit in `limit` bytes; raises before decoding when the headers already say too many."""
+    info = probe_video(path)
+    height, width = scaled_size(info.height, info.width, max_side)
+    source = info.height * info.width * 3
+    if source > limit:
+        raise DataError(path, over_limit_message(f"decoding one {info.width}x{info.height} frame", source, limit))
+    frame = height * width * 3
+    end = stop if info.frames == 0 else min(stop or info.frames, info.frames)
+    if end is not None and (end - start) * frame > limit:
+        raise DataError(path, over_limit_message(
+            f"reading {end - start} frames of {width}x{height}", (end - start) * frame, limit,
+            hint="read a window (start/stop, max_frames) or downscale (max_side)"))
+    return max(1, limit // frame)
+
+
+def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, partial=False, max_bytes=None):
     """Read frames ``[start, stop)`` of a video file (or frame folder).
 
     Args:
@@ -296,6 +325,10 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
         partial: return the frames that decode when the file stops decoding
             part-way (truncated or corrupt) instead of raising; a file with no
             decodable frame still raises.
+        max_bytes: the most memory the decoded frames may take (default 2 GiB,
+            or KERAS_V2V_MAX_DECODED_BYTES). What the headers declare is checked
+            before any pixel is decoded; files that declare no frame count are
+            stopped as soon as they pass the limit.
 
     Returns:
         uint8 array (T, H, W, 3).
@@ -306,11 +339,12 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
     """
     path = _check_file(path)
     if os.path.isdir(path):
-        return read_frames(path, start, stop, max_frames=max_frames, max_side=max_side)
+        return read_frames(path, start, stop, max_frames=max_frames, max_side=max_side, max_bytes=max_bytes)
     if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 2):
         raise ValueError(f"read of {path}: `max_side` must be an int >= 2, got {max_side!r}")
     at_most = max_frames is not None
     start, stop = _check_window(path, start, stop, max_frames)
+    allowed = _frames_allowed(path, start, stop, max_side, byte_limit(max_bytes))
 
     if start == 0 and stop is None and max_side is None and _tfio.video_ops_available():
         frames = _read_with_tfio(path)
@@ -318,9 +352,9 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
             return frames
 
     # A partial read decodes front to back, so an error mid-file ends it cleanly.
-    result = _read_seeking(path, start, stop, max_side) if start > 0 and not partial else None
+    result = _read_seeking(path, start, stop, max_side, allowed) if start > 0 and not partial else None
     if result is None:
-        result = _read_sequential(path, start, stop, max_side, partial)
+        result = _read_sequential(path, start, stop, max_side, partial, allowed)
     frames, count, declared = result
 
     if count == 0:
@@ -359,10 +393,13 @@ def probe_video(path):
     with _open(path) as container:
         stream = _video_stream(container, path)
         rate = _frame_rate(stream)
-        height, width = stream.codec_context.height, stream.codec_context.width
-        if not height or not width:
-            raise DataError(path, "the video stream declares no frame size")
-        return VideoInfo(int(stream.frames or 0), float(rate) if rate else None, int(height), int(width))
+        context = stream.codec_context  # None when FFmpeg has no decoder for the stream
+        height, width = (context.height, context.width) if context is not None else (0, 0)
+        frames = int(stream.frames or 0)
+    if not height or not width:  # rare streams state their size only in the first frame
+        decoded = video_info(path)
+        height, width = decoded.height, decoded.width
+    return VideoInfo(frames, float(rate) if rate else None, int(height), int(width))
 
 
 def video_info(path):
@@ -435,10 +472,11 @@ def read_image(path):
     return _read_image(path)
 
 
-def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None):
+def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None, max_bytes=None):
     """Read frames ``[start, stop)`` of a folder of PNG/JPEG images -> uint8 (T, H, W, 3).
 
-    ``max_frames`` and ``max_side`` work as in ``read_video``.
+    ``max_frames``, ``max_side`` and ``max_bytes`` work as in ``read_video``
+    (the first image's header sets the size checked against the limit).
     """
     files = list_frames(folder)
     at_most = max_frames is not None
@@ -449,6 +487,14 @@ def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None):
             folder,
             f"requested frames [{start}, {end}) but the folder has {len(files)} frames",
         )
+    first = probe_video(files[start])
+    limit = byte_limit(max_bytes)
+    # Each image is decoded at full size before it is downscaled.
+    need = (end - start) * first.height * first.width * 3
+    if need > limit:
+        raise DataError(folder, over_limit_message(
+            f"reading {end - start} images of {first.width}x{first.height}", need, limit,
+            hint="read fewer frames (start/stop, max_frames)"))
     frames = read_image_files(files[start:end])
     size = scaled_size(frames.shape[1], frames.shape[2], max_side)
     if size != frames.shape[1:3]:

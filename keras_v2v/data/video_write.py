@@ -1,7 +1,9 @@
 """Write videos, GIFs and folders of PNG frames from uint8, bool or float arrays.
 
-Writers (all atomic: a temporary file in the destination folder, then
-``os.replace``, so a failed write never leaves a partial file):
+Writers (all atomic through ``keras_v2v.utils.files.atomic_path``: a temporary
+sibling of the target, fsynced, then renamed into place; a failed write leaves
+the old target untouched, and a killed one leaves a hidden temporary sibling that
+the next write to the same target removes):
 
 - ``.mp4`` / ``.mov`` / ``.mkv``: H.264 (libx264), yuv420p. yuv420p needs even
   sizes, so odd heights/widths are padded by one row/column that repeats the
@@ -19,11 +21,13 @@ Writers accept uint8, bool, or float in [0, 1]; RGB (T, H, W, 3), grey
 
 import fractions
 import os
+import struct
+import zlib
 
 import av
 import numpy as np
 
-from keras_v2v.data.atomic import AtomicPath
+from keras_v2v.utils.files import atomic_path, check_output_path
 from keras_v2v.data.errors import DataError
 from keras_v2v.data.video_io import IMAGE_SUFFIXES, VIDEO_SUFFIXES, WRITE_SUFFIXES
 
@@ -177,19 +181,57 @@ def _write_gif(tmp, frames, fps):
         _encode(container, stream, frames, _pal8_frame)
 
 
+# A tEXt chunk right after IHDR marks the PNGs keras-v2v wrote, so a frame folder
+# is replaced only when every file in it is one of ours (never a user's photos).
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MARK_TEXT = b"Software\x00keras-v2v"
+_MARK_CHUNK = struct.pack(">I", len(_MARK_TEXT)) + b"tEXt" + _MARK_TEXT + struct.pack(
+    ">I", zlib.crc32(b"tEXt" + _MARK_TEXT) & 0xFFFFFFFF
+)
+_IHDR_END = len(_PNG_SIGNATURE) + 25  # signature, then IHDR: length, type, 13 data bytes, crc
+
+
 def _encode_png(frame):
     codec = av.CodecContext.create("png", "w")
     codec.height, codec.width = frame.shape[:2]
     codec.pix_fmt = "rgb24"
     packets = codec.encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
     packets += codec.encode(None)
-    return b"".join(bytes(p) for p in packets)
+    png = b"".join(bytes(p) for p in packets)
+    return png[:_IHDR_END] + _MARK_CHUNK + png[_IHDR_END:]
+
+
+def is_our_frame(path):
+    """True for a PNG that keras-v2v wrote (it carries our tEXt mark after IHDR)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_IHDR_END + len(_MARK_CHUNK))
+    except OSError:
+        return False
+    return head.startswith(_PNG_SIGNATURE) and head[_IHDR_END:] == _MARK_CHUNK
+
+
+def _check_frame_folder_target(path):
+    """Refuses a frame-folder target that is a file, or a folder holding anything keras-v2v did not write."""
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ValueError(
+            f"write_video: {path} has no video suffix, so it names a folder of PNG "
+            "frames, but a file of that name exists"
+        )
+    if os.path.isdir(path):
+        foreign = sorted(n for n in os.listdir(path) if not is_our_frame(os.path.join(path, n)))
+        if foreign:
+            raise ValueError(
+                f"write_video: {path} is a folder holding non-image files or images keras-v2v did not "
+                f"write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); refusing to "
+                "replace it. Name a new folder (or a file such as out.mp4)"
+            )
 
 
 def write_image(path, image):
     """Write one (H, W, 3|1) image as PNG, atomically."""
     frame = as_uint8_frame(image, "image")
-    with AtomicPath(path) as tmp, open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         fh.write(_encode_png(frame))
     return os.fspath(path)
 
@@ -202,6 +244,24 @@ def _write_png_folder(tmp, frames, prefix):
             fh.write(_encode_png(frame))
     if count == 0:
         raise DataError("frames", "video has zero frames")
+
+
+def check_target(path):
+    """Refuses, before any work, an output `write_video` would refuse: returns the format it would write."""
+    path = os.fspath(path)
+    check_output_path(path, "output")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in WRITE_SUFFIXES or suffix == ".m4v":
+        if os.path.isdir(path):
+            raise ValueError(f"the output {path} is a folder; name a file such as out{suffix}")
+        return suffix
+    if suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"write_video: cannot write {path}: supported suffixes are "
+            f"{', '.join(WRITE_SUFFIXES)}, or no suffix for a PNG folder"
+        )
+    _check_frame_folder_target(path)
+    return "frames"
 
 
 def write_video(path, frames, fps=30, *, crf=18, keyframe_interval=None, prefix="frame_"):
@@ -220,9 +280,11 @@ def write_video(path, frames, fps=30, *, crf=18, keyframe_interval=None, prefix=
 
     Returns:
         ``path``. An existing file is replaced; an existing folder is replaced
-        only if it holds nothing but image files.
+        only if it holds nothing but frames keras-v2v wrote. An empty path, the
+        current folder and the folders that hold it are refused.
     """
     path = os.fspath(path)
+    check_output_path(path, "write_video output")
     suffix = os.path.splitext(path)[1].lower()
     frames = validated_frames(frames)
     if suffix in (".mp4", ".mov", ".mkv", ".m4v"):
@@ -231,16 +293,16 @@ def write_video(path, frames, fps=30, *, crf=18, keyframe_interval=None, prefix=
             options["g"] = str(int(keyframe_interval))
         # faststart: index at the front, so players (and truncated copies) can stream it.
         muxer = {} if suffix == ".mkv" else {"movflags": "+faststart"}
-        with AtomicPath(path) as tmp:
+        with atomic_path(path) as tmp:
             _write_ffmpeg(tmp, frames, fps, "libx264", options, muxer)
     elif suffix == ".webm":
         options = {"crf": str(crf + 12), "b": "0", "deadline": "good", "cpu-used": "4"}
         if keyframe_interval:
             options["g"] = str(int(keyframe_interval))
-        with AtomicPath(path) as tmp:
+        with atomic_path(path) as tmp:
             _write_ffmpeg(tmp, frames, fps, "libvpx-vp9", options)
     elif suffix == ".gif":
-        with AtomicPath(path) as tmp:
+        with atomic_path(path) as tmp:
             _write_gif(tmp, frames, fps)
     elif suffix in VIDEO_SUFFIXES or suffix in IMAGE_SUFFIXES:
         raise ValueError(
@@ -248,21 +310,8 @@ def write_video(path, frames, fps=30, *, crf=18, keyframe_interval=None, prefix=
             f"{', '.join(WRITE_SUFFIXES)}, or no suffix for a PNG folder"
         )
     else:
-        if os.path.isfile(path):
-            raise ValueError(
-                f"write_video: {path} has no video suffix, so it names a folder of PNG "
-                "frames, but a file of that name exists"
-            )
-        if os.path.isdir(path):
-            others = [
-                n for n in os.listdir(path) if not n.lower().endswith(IMAGE_SUFFIXES)
-            ]
-            if others:
-                raise ValueError(
-                    f"write_video: {path} is a folder holding non-image files "
-                    f"({', '.join(sorted(others)[:3])}); refusing to replace it"
-                )
-        with AtomicPath(path, is_dir=True) as tmp:
+        _check_frame_folder_target(path)
+        with atomic_path(path, is_dir=True) as tmp:
             _write_png_folder(tmp, frames, prefix)
     return path
 

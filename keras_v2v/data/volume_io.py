@@ -26,9 +26,11 @@ import numpy as np
 
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
-from keras_v2v.data.atomic import AtomicPath
+from keras_v2v.utils.files import atomic_path
 from keras_v2v.data.resize import resample_axis
 from keras_v2v.data.video_io import natural_key
+from keras_v2v.utils.limits import max_bytes as byte_limit
+from keras_v2v.utils.limits import over_limit_message
 
 # Absolute windows in Hounsfield units (level +- width / 2), and robust
 # percentile windows for modalities without absolute units (MR).
@@ -60,15 +62,34 @@ def _require(module, extra="medical"):
         ) from e
 
 
-def _load_nifti(path):
+# Loading holds the float32 volume, its windowed copy and a sorted copy for the
+# percentile window at once.
+_WORKING_COPIES = 3
+
+
+def _check_voxels(path, shape, limit):
+    """Refuses, from the header alone, a volume whose float32 working copies would pass the memory limit."""
+    need = int(np.prod([int(s) for s in shape], dtype=np.float64)) * 4 * _WORKING_COPIES
+    if need > limit:
+        raise DataError(path, over_limit_message(
+            f"loading a volume of {' x '.join(str(int(s)) for s in shape)} voxels (float32, with its "
+            f"{_WORKING_COPIES} working copies)", need, limit))
+
+
+def _load_nifti(path, limit):
     nib = _require("nibabel")
     try:
         img = nib.load(path)
+        shape = img.header.get_data_shape()
+    except Exception as e:  # nibabel, gzip, zlib and numpy all raise their own types
+        raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
+    _check_voxels(path, shape, limit)
+    try:
         img = nib.as_closest_canonical(img)
         data = np.asarray(img.get_fdata(dtype=np.float32))
         zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
     except Exception as e:  # nibabel, gzip, zlib and numpy all raise their own types
-        raise DataError(path, f"not a readable NIfTI file ({type(e).__name__}: {e})") from e
+        raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -79,6 +100,12 @@ def _load_nifti(path):
     volume = data.transpose(2, 1, 0)[:, ::-1, ::-1]
     spacing = (zooms[2], zooms[1], zooms[0])
     return np.ascontiguousarray(volume, dtype=np.float32), spacing
+
+
+def _one_line(error):
+    """`TypeName: message` on one line (nibabel and pydicom write multi-line messages)."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _dicom_files(folder):
@@ -116,7 +143,7 @@ def _read_dicom_headers(paths, source):
             skipped.append(os.path.basename(p))  # not DICOM at all: ignore
             continue
         except Exception as e:
-            raise DataError(p, f"unreadable DICOM file ({type(e).__name__}: {e})") from e
+            raise DataError(p, f"unreadable DICOM file ({_one_line(e)})") from e
         if "PixelData" not in ds:
             no_pixels.append((p, ds))  # DICOMDIR, reports... or a truncated slice
             continue
@@ -149,10 +176,14 @@ def _pixels(path, ds):
                 pass
         syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
         hint = ""
-        if syntax is not None and getattr(syntax, "is_compressed", False):
+        try:
+            compressed = syntax is not None and syntax.is_compressed
+        except Exception:  # pydicom raises for a UID that is no transfer syntax
+            compressed, hint = False, "; the file names an unknown transfer syntax"
+        if compressed:
             hint = "; for compressed DICOM install pylibjpeg and pylibjpeg-libjpeg, or gdcm"
         raise DataError(
-            path, f"pixel data could not be decoded (transfer syntax {syntax}: {e}){hint}"
+            path, f"pixel data could not be decoded (transfer syntax {syntax}: {_one_line(e)}){hint}"
         ) from e
     return array.reshape((-1,) + array.shape[-2:])
 
@@ -166,7 +197,7 @@ def _slice_normal(ds):
     return normal if np.linalg.norm(normal) > 0.5 else None
 
 
-def _load_dicom(path, series=None):
+def _load_dicom(path, series=None, limit=None):
     files = _dicom_files(path) if os.path.isdir(path) else [path]
     slices, no_pixels = _read_dicom_headers(files, path)
 
@@ -223,6 +254,12 @@ def _load_dicom(path, series=None):
     order = np.argsort(keys, kind="stable")
     slices = [slices[i] for i in order]
     keys = [keys[i] for i in order]
+    try:
+        planes_declared = sum(int(getattr(ds, "NumberOfFrames", 1) or 1) for _, ds in slices)
+        rows, cols = int(slices[0][1].Rows), int(slices[0][1].Columns)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise DataError(path, f"DICOM header without a usable image size ({_one_line(e)})") from e
+    _check_voxels(path, (planes_declared, rows, cols), limit)
 
     planes, shape = [], None
     for p, ds in slices:
@@ -266,22 +303,26 @@ def _load_dicom(path, series=None):
     return volume, (abs(depth_sp), row_sp, col_sp)
 
 
-def load_volume(path, *, series=None):
+def load_volume(path, *, series=None, max_bytes=None):
     """Load a volume in its native units -> (float32 (D, H, W), spacing (d, h, w) in mm).
 
     ``path``: a ``.nii``/``.nii.gz`` file, a DICOM file, or a folder holding
     one DICOM series (``series=`` picks one SeriesInstanceUID when it holds
     several). CT comes out in Hounsfield units (RescaleSlope/Intercept applied).
+    ``max_bytes``: the most memory the float32 volume may take (default 2 GiB,
+    or KERAS_V2V_MAX_DECODED_BYTES), checked from the headers before loading.
+    Non-finite voxels (NaN, inf) are replaced by the smallest finite value.
     """
+    limit = byte_limit(max_bytes)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(path, "no such file or folder")
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise DataError(path, "file is empty (0 bytes)")
     if path.lower().endswith(NIFTI_SUFFIXES):
-        volume, spacing = _load_nifti(path)
+        volume, spacing = _load_nifti(path, limit)
     else:
-        volume, spacing = _load_dicom(path, series=series)
+        volume, spacing = _load_dicom(path, series=series, limit=limit)
     if min(volume.shape) < 1:
         raise DataError(path, f"volume has an empty axis: shape {volume.shape}")
     finite = np.isfinite(volume)
@@ -322,9 +363,19 @@ def resolve_window(volume, window):
 
 
 def apply_window(volume, window):
-    """Map intensities in ``window`` linearly to [0, 1], clipping outside."""
+    """Map intensities in ``window`` linearly to [0, 1], clipping outside.
+
+    Computed in float64 one slice at a time: `hi - lo` of values near the
+    float32 limits (+-3e38) would overflow to inf and turn the volume to NaN.
+    """
     lo, hi = resolve_window(volume, window)
-    return np.clip((volume - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"read_volume: the intensity window ({lo}, {hi}) is not finite")
+    out = np.empty(volume.shape, np.float32)
+    scale = 1.0 / (float(hi) - float(lo))
+    for index in range(volume.shape[0]):
+        out[index] = np.clip((volume[index].astype(np.float64) - float(lo)) * scale, 0.0, 1.0)
+    return out
 
 
 def _resample(volume, shape):
@@ -350,7 +401,7 @@ def center_crop_or_pad(volume, shape, value=0.0):
     return out
 
 
-def read_volume(path, shape=None, window=None, *, fit="resize", series=None):
+def read_volume(path, shape=None, window=None, *, fit="resize", series=None, max_bytes=None):
     """Read a NIfTI file or DICOM series -> float32 (D, H, W, 1) in [0, 1].
 
     Args:
@@ -366,10 +417,11 @@ def read_volume(path, shape=None, window=None, *, fit="resize", series=None):
             columns by one factor (respecting pixel spacing) so the slice fits
             in (H, W), then centre-pads with 0.
         series: SeriesInstanceUID when a DICOM folder holds several series.
+        max_bytes: memory limit for the loaded volume (see ``load_volume``).
     """
     if fit not in FIT_MODES:
         raise ValueError(f"read_volume: `fit` must be one of {FIT_MODES}, got {fit!r}")
-    volume, spacing = load_volume(path, series=series)
+    volume, spacing = load_volume(path, series=series, max_bytes=max_bytes)
     volume = apply_window(volume, window)
     if shape is not None:
         if len(shape) != 3 or any(s is not None and int(s) < 1 for s in shape):
@@ -420,11 +472,13 @@ def write_nifti(path, volume, spacing=(1.0, 1.0, 1.0)):
         raise ValueError(f"write_nifti: `spacing` must be 3 positive numbers, got {spacing!r}")
     if not np.issubdtype(volume.dtype, np.integer):
         volume = volume.astype(np.float32)
+        if not np.isfinite(volume).all():
+            raise DataError("volume", "holds NaN or infinite values; refusing to write them to " + path)
     data = np.ascontiguousarray(volume[:, ::-1, ::-1].transpose(2, 1, 0))
     d, h, w = (float(s) for s in spacing)
     affine = np.diag([w, h, d, 1.0])
     image = nib.Nifti1Image(data, affine)
     image.header.set_xyzt_units("mm")
-    with AtomicPath(path) as tmp:
+    with atomic_path(path) as tmp:
         nib.save(image, tmp)
     return path

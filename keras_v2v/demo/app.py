@@ -90,13 +90,34 @@ def _status(notices, summary=None, error=None):
     return "\n\n".join(parts)
 
 
+def _first_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
 def preload(presets):
-    """Load every preset of ``{name: Preset}`` into the cache now; failures are logged, not raised."""
+    """Load every preset of ``{name: Preset}`` into the cache now; returns ``{name: reason}`` for failures.
+
+    A failure is one log line (no traceback): a missing preset is an expected
+    state of a Space (nothing published yet), not a crash.
+    """
+    failed = {}
     for preset in presets.values():
         try:
             load_model(preset.source)
-        except Exception:  # a preset that cannot load is reported when it is chosen
-            logger.exception("could not preload preset %s", preset.name)
+        except Exception as error:  # from_pretrained raises many kinds for missing or broken weights
+            failed[preset.name] = _first_line(error)
+            logger.warning("could not load preset %s: %s", preset.name, failed[preset.name])
+    return failed
+
+
+def _not_loaded(failed):
+    """One notice for the presets that could not load: each reason for a few, the first for many."""
+    if len(failed) <= 3:
+        return "Could not load " + "; ".join(f"`{n}` ({why})" for n, why in failed.items()) + "."
+    first, why = next(iter(failed.items()))
+    names = ", ".join(f"`{n}`" for n in failed)
+    return f"Could not load {len(failed)} presets: {names}. The first said: {why}"
 
 
 def build_app(
@@ -107,6 +128,7 @@ def build_app(
     max_queue=MAX_QUEUE,
     title=TITLE,
     preload_models=False,
+    notices=(),
 ):
     """The demo as a ``gr.Blocks`` (queued); ``launch`` serves it.
 
@@ -117,14 +139,20 @@ def build_app(
         limits: ``Limits`` for uploads; None for the module constants.
         concurrency_limit: translations running at once.
         max_queue: requests that may wait; more are turned away.
-        preload_models: load every preset now rather than on its first request.
+        preload_models: load every preset now rather than on its first request;
+            presets that fail to load are left out and named once in the page.
+        notices: lines shown once at the top of the page (e.g. presets a Space lacks).
     """
     import gradio as gr
 
     limits = limits or Limits()
     table = resolve_presets(presets)
+    notices = list(notices)
     if preload_models:
-        preload(table)
+        failed = preload(table)
+        if failed:
+            table = resolve_presets({n: p for n, p in table.items() if n not in failed})
+            notices.append(_not_loaded(failed))
     names = list(table)
     first = table[names[0]] if names else None
     device = device_info()
@@ -178,20 +206,45 @@ def build_app(
             "its temporal consistency with the framewise 2D baseline. "
             f"Running on **{device}**."
         )
+        if notices:
+            gr.Markdown("\n\n".join(f"**Notice:** {n}" for n in notices), elem_id="v2v-notices")
+        # Made here, placed below: the examples that fill them come first on the page.
+        upload = gr.File(
+            label="Clip (mp4, webm, mov, gif)",
+            file_types=list(UPLOAD_SUFFIXES),
+            type="filepath",
+            elem_id="v2v-upload",
+            render=False,
+        )
+        preset = gr.Dropdown(
+            choices=names,
+            value=names[0] if names else None,
+            label="Preset",
+            elem_id="v2v-preset",
+            render=False,
+        )
+        # Full width above the inputs and the plot, so a first-time visitor sees them at once (on a
+        # phone too, where the columns stack). Clip and preset only: the direction's labels depend on
+        # the preset, and picking the preset resets them (on_preset).
+        # One row per clip (with the first preset that has it: the 3D ones come first), so the
+        # table stays short; the 2D baselines are compared in the plot anyway.
+        by_clip = {}
+        for p in table.values():
+            if p.sample_clip and os.path.isfile(p.sample_clip):
+                by_clip.setdefault(os.path.abspath(p.sample_clip), [p.sample_clip, p.name])
+        examples = list(by_clip.values())
+        if examples:
+            gr.Examples(
+                examples,
+                inputs=[upload, preset],
+                label="Examples: pick one, then press Translate",
+                cache_examples=False,
+                elem_id="v2v-examples",
+            )
         with gr.Row():
             with gr.Column(scale=1):
-                upload = gr.File(
-                    label="Clip (mp4, webm, mov, gif)",
-                    file_types=list(UPLOAD_SUFFIXES),
-                    type="filepath",
-                    elem_id="v2v-upload",
-                )
-                preset = gr.Dropdown(
-                    choices=names,
-                    value=names[0] if names else None,
-                    label="Preset",
-                    elem_id="v2v-preset",
-                )
+                upload.render()
+                preset.render()
                 preset_help = gr.Markdown(_preset_help(first))
                 direction = gr.Radio(
                     choices=_direction_choices(first), value="a2b", label="Direction", elem_id="v2v-direction"
@@ -199,10 +252,11 @@ def build_app(
                 button = gr.Button("Translate", variant="primary", elem_id="v2v-translate")
                 gr.Markdown(f"**Limits.** {limits.describe()}", elem_id="v2v-limits")
             with gr.Column(scale=2):
-                status = gr.Markdown(elem_id="v2v-status")
+                status = gr.Markdown(label="Status", elem_id="v2v-status")
                 with gr.Row():
                     output = gr.Video(label="Translation", elem_id="v2v-output", loop=True, autoplay=True)
-                    side = gr.Video(label="Side by side", elem_id="v2v-side-by-side", loop=True, autoplay=True)
+                    side = gr.Video(label="Side by side (input | output | 2D baseline)", elem_id="v2v-side-by-side",
+                                    loop=True, autoplay=True)
                 plot = gr.LinePlot(
                     x="frame",
                     y="change",
@@ -213,25 +267,12 @@ def build_app(
                     label="Frame-to-frame change",
                     elem_id="v2v-plot",
                 )
-        # Clip and preset only: the direction's labels depend on the preset, and picking
-        # the preset resets them (on_preset).
-        examples = [
-            [p.sample_clip, p.name]
-            for p in table.values()
-            if p.sample_clip and os.path.isfile(p.sample_clip)
-        ]
-        if examples:
-            gr.Examples(
-                examples,
-                inputs=[upload, preset],
-                label="Bundled examples",
-                cache_examples=False,
-                elem_id="v2v-examples",
-            )
         with gr.Accordion("Presets", open=False):
             gr.Markdown(_preset_table(table))
 
-        preset.change(on_preset, [preset, direction], [direction, preset_help], queue=False)
+        # Page plumbing, not an API: hidden from the API page and from gradio_client.
+        preset.change(on_preset, [preset, direction], [direction, preset_help], queue=False,
+                      api_name="on_preset", api_visibility="private")
         upload.change(inspect_upload, upload, status, concurrency_limit=4, api_name="inspect")
         button.click(
             translate,

@@ -56,6 +56,7 @@ MAX_UPLOAD_MB = 50  # larger uploads are refused
 MAX_SECONDS = 10.0  # longer clips are cut to their first MAX_SECONDS
 MAX_FRAMES = 300  # and to at most this many frames (10 s at 30 fps)
 MAX_SIDE = 256  # frames are downscaled so that the longer side is at most this
+MAX_SOURCE_PIXELS = 4096 * 2304  # larger uploaded frames (as their headers declare) are refused unread
 DEFAULT_FPS = 12.0  # for files that declare no (or an absurd) frame rate
 CONCURRENCY_LIMIT = 2  # translations running at once
 MAX_QUEUE = 32  # requests waiting in the queue; more are turned away
@@ -73,12 +74,14 @@ class Limits:
     max_seconds: float = MAX_SECONDS
     max_frames: int = MAX_FRAMES
     max_side: int = MAX_SIDE
+    max_source_pixels: int = MAX_SOURCE_PIXELS
 
     def describe(self):
         return (
             f"Uploads up to {self.max_upload_mb:g} MB (mp4, webm, mov, gif). Only the first "
             f"{self.max_seconds:g} s (at most {self.max_frames} frames) are translated, and "
-            f"frames are downscaled to at most {self.max_side} px on their longer side; "
+            f"frames are downscaled to at most {self.max_side} px on their longer side (uploads of "
+            f"more than {self.max_source_pixels / 1e6:.1f} megapixels per frame are refused); "
             "the page says when a clip was cut or downscaled."
         )
 
@@ -306,6 +309,12 @@ def read_clip(path, limits=None):
         if fps is None:
             fps = DEFAULT_FPS
             notices.append(f"{name} declares no usable frame rate; assuming {DEFAULT_FPS:g} fps.")
+        if info.height * info.width > limits.max_source_pixels:
+            raise DemoInputError(
+                f"{name} declares {info.width}x{info.height} frames ({info.height * info.width / 1e6:.1f} "
+                f"megapixels); the demo accepts at most {limits.max_source_pixels / 1e6:.1f} megapixels per "
+                "frame. Downscale the clip and try again."
+            )
         budget = max(1, min(limits.max_frames, math.floor(limits.max_seconds * fps + 1e-6)))
         # One frame past the budget tells whether the clip was cut.
         frames = data.read_video(path, max_frames=budget + 1, max_side=limits.max_side, partial=True)

@@ -12,6 +12,7 @@ from keras_v2v.models.layers import (
     PadToValidSize,
     ReflectionPadding,
     ResidualBlock,
+    UpsampleConv,
 )
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.models.optimizers import PairedOptimizer
@@ -27,6 +28,7 @@ __all__ = [
     "PadToValidSize",
     "ReflectionPadding",
     "ResidualBlock",
+    "UpsampleConv",
     "patchgan_discriminator",
     "resnet_generator",
     "PairedOptimizer",

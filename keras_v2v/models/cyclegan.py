@@ -4,9 +4,11 @@ The loss maths lives here once, written with keras.ops; the backend-specific
 part of `train_step` (how gradients are taken) lives in `trainers/`.
 """
 
+import os
 import warnings
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_v2v.models import inference, losses
@@ -14,7 +16,7 @@ from keras_v2v.models.layers import PACKAGE
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
-from keras_v2v.models.trainers import BackendTrainer, inference_mode
+from keras_v2v.models.trainers import BackendTrainer, compiled_forward, inference_mode
 
 METRIC_NAMES = (
     "g_loss",
@@ -332,7 +334,8 @@ class CycleGAN(BackendTrainer, keras.Model):
 
         Args:
             video: (T, H, W, C) or a batch (N, T, H, W, C); uint8 in [0, 255]
-                or float in [0, 1]. Any T >= 1 and any H, W.
+                or float in [0, 1]. Any T >= 1 and any H, W. Not a path: read
+                files with `keras_v2v.data.read_video` / `read_volume` first.
             direction: "a2b" or "b2a".
             window: 3D models: frames per window (default: the training
                 depth). Longer videos are covered by overlapping windows whose
@@ -346,26 +349,57 @@ class CycleGAN(BackendTrainer, keras.Model):
             The translation with the input's shape (channels of the target
             domain) and dtype.
         """
+        if isinstance(video, (str, bytes, os.PathLike)):
+            # Models read no files (the data layer does): say which reader to use.
+            path = os.fsdecode(video)
+            raise ValueError(
+                f"`video` is the path {path!r}, but translate takes arrays: read it first with "
+                f"keras_v2v.data.read_video({path!r}) (videos, GIFs; read_frames for a PNG folder) or "
+                f"keras_v2v.data.read_volume({path!r}) (NIfTI, DICOM), or run "
+                f"`keras-v2v translate {path} out.mp4 --model PRESET`."
+            )
         if direction not in DIRECTIONS:
             raise ValueError(f"`direction` must be one of {DIRECTIONS}, got {direction!r}.")
         generator = self.generator_a2b if direction == "a2b" else self.generator_b2a
         channels = self.channels_a if direction == "a2b" else self.channels_b
-        depth = self.sample_shape[0] if self.rank == 3 else None
+        video = inference.check_video(video, channels)
+        frames, height, width = video.shape[-4:-1]
+        if self.rank == 3:
+            depth = self.sample_shape[0]
+            if window is not None and window < 1:
+                raise ValueError(f"`window` must be >= 1 frame, got {window}.")
+            # A window longer than the clip would only mirror it in time: cap it.
+            window = min(window or depth, max(frames, depth))
+        per_call = batch_size * (window if self.rank == 3 else 1)
+        inference.check_memory(generator, per_call, height, width)
+
+        forward = self._compiled_forward(direction)
 
         def generate(batch):
             with inference_mode():
-                return ops.convert_to_numpy(generator(batch, training=False))
+                out = ops.convert_to_numpy(forward(batch))
+            if not np.isfinite(out).all():
+                raise ValueError(f"{generator.name} produced NaN or infinite values; its weights are "
+                                 "broken (retrain or re-download the preset)")
+            return out
 
         return inference.translate(
             generate,
             video,
             rank=self.rank,
             channels=channels,
-            window=window or depth,
+            window=window,
             overlap=overlap,
             batch_size=batch_size,
             progress=progress,
         )
+
+    def _compiled_forward(self, direction):
+        """The generator's compiled inference call, made once per direction and kept."""
+        cache = self.__dict__.setdefault("_forward_cache", {})
+        if direction not in cache:
+            cache[direction] = compiled_forward(self.generator_a2b if direction == "a2b" else self.generator_b2a)
+        return cache[direction]
 
     # ---------------------------------------------------------------- config
     def get_config(self):
@@ -455,6 +489,8 @@ def cyclegan_3d(
     temporal_stride=True,
     stem_kernel_size=7,
     upsampling="resize",
+    norm="clip",
+    discriminator_temporal_kernel=3,
     domains=("a", "b"),
     dtype=None,
     name="cyclegan_3d",
@@ -463,14 +499,16 @@ def cyclegan_3d(
 
     `input_shape` is (D, H, W, C) of one training clip (the paper: 8x108x192x3
     for GTA, 30x84x84x1 for MNIST, with filters=64 and num_blocks=9).
-    See `resnet_generator` for `temporal_stride`, `stem_kernel_size` and
-    `upsampling`.
+    See `resnet_generator` for `temporal_stride`, `stem_kernel_size`,
+    `upsampling` and `norm`; `discriminator_temporal_kernel` is the time
+    extent of the 3D PatchGAN's kernels (3: each logit sees 9 frames with 2
+    stride-2 layers and no temporal stride).
     """
     return _build(
         3, input_shape, channels_b, filters, num_blocks, discriminator_filters,
         discriminator_layers, domains, name, dtype,
-        dict(temporal_stride=temporal_stride, stem_kernel_size=stem_kernel_size, upsampling=upsampling),
-        dict(temporal_stride=temporal_stride),
+        dict(temporal_stride=temporal_stride, stem_kernel_size=stem_kernel_size, upsampling=upsampling, norm=norm),
+        dict(temporal_stride=temporal_stride, temporal_kernel_size=discriminator_temporal_kernel),
     )
 
 

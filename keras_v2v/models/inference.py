@@ -9,6 +9,8 @@ time up to one window and cropped back.
 
 import numpy as np
 
+from keras_v2v.utils.limits import MEMORY_ENV_VAR, memory_limit, over_limit_message
+
 
 def _to_model_range(video):
     if video.dtype == np.uint8:
@@ -27,7 +29,7 @@ def _from_model_range(output, dtype):
     return ((output + 1.0) * 0.5).astype(dtype)
 
 
-def _check_video(video, channels):
+def check_video(video, channels):
     video = np.asarray(video)
     if video.ndim not in (4, 5):
         raise ValueError(
@@ -42,6 +44,36 @@ def _check_video(video, channels):
     if 0 in video.shape:
         raise ValueError(f"`video` is empty (shape {video.shape}).")
     return video
+
+
+# Peak memory of a generator forward pass per input voxel and per channel of its
+# full-resolution layers, measured on TensorFlow/CPU (82-87 bytes for 2D and 3D
+# presets from 128 to 1024 px; tests/test_inference_memory.py), with headroom.
+BYTES_PER_VOXEL_PER_FILTER = 96
+
+
+def full_resolution_filters(generator):
+    """Channels of the generator's first convolution (its widest full-resolution tensors)."""
+    for layer in generator.layers:
+        if hasattr(layer, "filters") and hasattr(layer, "kernel_size"):
+            return int(layer.filters)
+    return 1
+
+
+def forward_bytes(generator, voxels):
+    """Estimated peak memory of running `generator` on `voxels` input voxels at once."""
+    return int(voxels) * full_resolution_filters(generator) * BYTES_PER_VOXEL_PER_FILTER
+
+
+def check_memory(generator, frames_per_call, height, width):
+    """Refuses a translation whose forward passes would not fit the memory limit."""
+    need = forward_bytes(generator, frames_per_call * height * width)
+    limit = memory_limit()
+    if need > limit:
+        raise ValueError(over_limit_message(
+            f"translating {frames_per_call} frames of {width}x{height} per forward pass", need, limit,
+            hint="downscale the video (keras-v2v translate --max-side, or data.read_video(max_side=...)) "
+                 "or lower batch_size", raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
 
 
 def window_starts(num_frames, window, overlap):
@@ -66,7 +98,7 @@ def translate(generate, video, rank, channels, window=None, overlap=None, batch_
     See `CycleGAN.translate` for the arguments. Returns an array with the
     input's leading shape, the generator's channels and the input's dtype.
     """
-    video = _check_video(video, channels)
+    video = check_video(video, channels)
     if video.ndim == 5:
         return np.stack(
             [translate(generate, v, rank, channels, window, overlap, batch_size, progress) for v in video]
@@ -80,10 +112,23 @@ def translate(generate, video, rank, channels, window=None, overlap=None, batch_
     return np.concatenate([_from_model_range(c, video.dtype) for c in chunks], axis=0)
 
 
+def _full_batch(generate, batch, batch_size):
+    """`generate` on `batch` padded (by repeating its last item) to `batch_size`: one compiled shape.
+
+    Every layer works per sample (instance norm included), so the padding
+    changes no real output.
+    """
+    count = len(batch)
+    if 0 < count < batch_size:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - count, axis=0)])
+    return generate(batch)[:count]
+
+
 def _framewise(generate, video, batch_size, progress):
     total = len(video)
+    batch_size = min(batch_size, total)
     for start in range(0, total, batch_size):
-        yield generate(_to_model_range(video[start : start + batch_size]))
+        yield _full_batch(generate, _to_model_range(video[start : start + batch_size]), batch_size)
         if progress:
             progress(min(start + batch_size, total), total)
 
@@ -112,7 +157,7 @@ def _windowed(generate, video, window, overlap, batch_size, progress):
     for first in range(0, len(starts), batch_size):
         batch_starts = starts[first : first + batch_size]
         clips = np.stack([_to_model_range(video[s : s + window]) for s in batch_starts])
-        outputs = generate(clips)
+        outputs = _full_batch(generate, clips, min(batch_size, len(starts)))
         end = batch_starts[-1] + window
         if accumulated is None:
             accumulated = np.zeros((0,) + outputs.shape[2:], np.float32)

@@ -5,8 +5,13 @@ Every layer works on rank-2 inputs (N, H, W, C) and rank-3 inputs
 arguments. All layers are registered for serialization under "keras_v2v".
 """
 
+import itertools
+
 import keras
+import numpy as np
 from keras import ops
+
+from keras_v2v.models import backend_ops
 
 PACKAGE = "keras_v2v"
 
@@ -49,10 +54,7 @@ class ReflectionPadding(keras.layers.Layer):
         self.padding = tuple(int(p) for p in padding)
 
     def call(self, x):
-        for axis, p in enumerate(self.padding, start=1):
-            if p:
-                x = reflect_pad(x, axis, p)
-        return x
+        return backend_ops.reflect_pad(x, self.padding)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -70,11 +72,13 @@ class InstanceNormalization(keras.layers.Layer):
     """Normalizes each sample and channel over all spatial (and time) axes.
 
     Statistics are computed in float32 even under mixed precision, since the
-    variance of large activations overflows in float16.
+    variance of large activations overflows in float16. `per_frame=True`
+    normalises each frame of a clip (N, D, H, W, C) on its own.
     """
 
-    def __init__(self, epsilon=1e-5, center=True, scale=True, **kwargs):
+    def __init__(self, epsilon=1e-5, center=True, scale=True, per_frame=False, **kwargs):
         super().__init__(**kwargs)
+        self.per_frame = bool(per_frame)
         self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
@@ -95,14 +99,17 @@ class InstanceNormalization(keras.layers.Layer):
     def call(self, x):
         dtype = x.dtype
         x = ops.cast(x, "float32")
-        axes = tuple(range(1, len(x.shape) - 1))
+        axes = tuple(range(2 if self.per_frame and len(x.shape) == 5 else 1, len(x.shape) - 1))
         mean, variance = ops.moments(x, axes=axes, keepdims=True)
-        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        # Fused: scale and shift are per sample and channel, so the full-size
+        # tensor sees one multiply and one add.
+        scale = ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
-            y = y * ops.cast(self.gamma, "float32")
+            scale = scale * ops.cast(self.gamma, "float32")
+        shift = -mean * scale
         if self.beta is not None:
-            y = y + ops.cast(self.beta, "float32")
-        return ops.cast(y, dtype)
+            shift = shift + ops.cast(self.beta, "float32")
+        return ops.cast(x * scale + shift, dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -113,6 +120,7 @@ class InstanceNormalization(keras.layers.Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
+            "per_frame": self.per_frame,
         }
 
 
@@ -133,8 +141,9 @@ class ResidualBlock(keras.layers.Layer):
         dropout: dropout rate between the two convolutions (0 disables).
     """
 
-    def __init__(self, filters, kernel_size=3, rank=2, dropout=0.0, **kwargs):
+    def __init__(self, filters, kernel_size=3, rank=2, dropout=0.0, per_frame=False, **kwargs):
         super().__init__(**kwargs)
+        self.per_frame = bool(per_frame)
         self.filters = int(filters)
         self.rank = int(rank)
         self.kernel_size = _normalize_tuple(kernel_size, self.rank, "kernel_size")
@@ -149,7 +158,7 @@ class ResidualBlock(keras.layers.Layer):
         self.conv1 = conv_layer(
             self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv1"
         )
-        self.norm1 = InstanceNormalization(dtype=self.dtype_policy, name="norm1")
+        self.norm1 = InstanceNormalization(per_frame=self.per_frame, dtype=self.dtype_policy, name="norm1")
         self.drop = (
             keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
             if self.dropout
@@ -159,7 +168,7 @@ class ResidualBlock(keras.layers.Layer):
         self.conv2 = conv_layer(
             self.rank, self.filters, self.kernel_size, dtype=self.dtype_policy, name="conv2"
         )
-        self.norm2 = InstanceNormalization(dtype=self.dtype_policy, name="norm2")
+        self.norm2 = InstanceNormalization(per_frame=self.per_frame, dtype=self.dtype_policy, name="norm2")
 
     def build(self, input_shape):
         if input_shape[-1] != self.filters:
@@ -190,30 +199,15 @@ class ResidualBlock(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "rank": self.rank,
             "dropout": self.dropout,
+            "per_frame": self.per_frame,
         }
 
 
-def _axis_slice(x, axis, start, stop):
-    index = [slice(None)] * len(x.shape)
-    index[axis] = slice(start, stop)
-    return x[tuple(index)]
-
-
 def reflect_pad(x, axis, pad):
-    """Mirror-pads `pad` entries each side of `axis`, without repeating the edge.
-
-    Built from slices because the PyTorch backend's pad cannot reflect a
-    channels-last 5D tensor.
-    """
-    size = x.shape[axis]
-    if size is not None and pad >= size:
-        raise ValueError(
-            f"Reflection padding of {pad} needs more than {pad} entries along "
-            f"axis {axis}, got {size} (shape {tuple(x.shape)})."
-        )
-    before = ops.flip(_axis_slice(x, axis, 1, pad + 1), axis=axis)
-    after = ops.flip(_axis_slice(x, axis, -pad - 1, -1), axis=axis)
-    return ops.concatenate([before, x, after], axis=axis)
+    """Mirror-pads `pad` entries each side of `axis`, without repeating the edge."""
+    pads = [0] * (len(x.shape) - 2)
+    pads[axis - 1] = pad
+    return backend_ops.reflect_pad(x, pads)
 
 
 def edge_pad(x, axis, before, after):
@@ -233,13 +227,39 @@ def edge_pad(x, axis, before, after):
     return ops.concatenate(parts, axis=axis)
 
 
+def _edge_pad_dynamic(x, axis, multiple, minimum):
+    """`PadToValidSize` for an axis whose size is known only at run time (an exported graph).
+
+    The same edge padding as `edge_pad`, written as a gather of clipped
+    indices so that the amounts may be tensors.
+    """
+    size = ops.shape(x)[axis]
+    # Round up with non-negative operands only: tf2onnx maps integer floor-mod
+    # to ONNX's truncating Mod, which differs for negative numbers.
+    target = (ops.maximum(size, minimum) + multiple - 1) // multiple * multiple
+    before = (target - size) // 2
+    index = ops.clip(ops.arange(target) - before, 0, size - 1)
+    return ops.take(x, index, axis=axis)
+
+
+def _crop_dynamic(x, reference):
+    """`CropToReference` for sizes known only at run time."""
+    shape, ref = ops.shape(x), ops.shape(reference)
+    middle = range(1, len(x.shape) - 1)
+    starts = [0] + [(shape[a] - ref[a]) // 2 for a in middle] + [0]
+    sizes = [shape[0]] + [ref[a] for a in middle] + [shape[-1]]
+    return ops.slice(x, starts, sizes)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PadToValidSize(keras.layers.Layer):
     """Edge-pads spatial axes up to a multiple of `multiple` and at least `minimum`.
 
     The generator needs sizes divisible by its total stride and long enough
     for reflection padding; edge padding (not zeros) keeps a constant clip
-    constant. `CropToReference` undoes it at the output.
+    constant. `CropToReference` undoes it at the output. Axes whose size is
+    known only at run time (a graph traced with dynamic axes, as exported by
+    `keras-v2v export --dynamic`) are padded the same way by a gather.
     """
 
     def __init__(self, multiple=(4, 4), minimum=(8, 8), **kwargs):
@@ -255,10 +275,8 @@ class PadToValidSize(keras.layers.Layer):
         for axis, (m, lo) in enumerate(zip(self.multiple, self.minimum), start=1):
             size = x.shape[axis]
             if size is None:
-                raise ValueError(
-                    "PadToValidSize needs static spatial sizes; got shape "
-                    f"{tuple(x.shape)}. Call the model eagerly or with fixed sizes."
-                )
+                x = _edge_pad_dynamic(x, axis, m, lo)
+                continue
             extra = self._target(size, m, lo) - size
             if extra:
                 x = edge_pad(x, axis, extra // 2, extra - extra // 2)
@@ -280,14 +298,12 @@ class CropToReference(keras.layers.Layer):
     """Centre-crops `x` back to the spatial size of `reference` (see PadToValidSize)."""
 
     def call(self, x, reference):
+        axes = range(1, len(x.shape) - 1)
+        if any(x.shape[a] is None or reference.shape[a] is None for a in axes):
+            return _crop_dynamic(x, reference)
         slices = [slice(None)]
-        for axis in range(1, len(x.shape) - 1):
+        for axis in axes:
             size, ref = x.shape[axis], reference.shape[axis]
-            if size is None or ref is None:
-                raise ValueError(
-                    "CropToReference needs static spatial sizes; got "
-                    f"{tuple(x.shape)} and {tuple(reference.shape)}."
-                )
             start = (size - ref) // 2
             slices.append(slice(start, start + ref))
         slices.append(slice(None))
@@ -295,3 +311,106 @@ class CropToReference(keras.layers.Layer):
 
     def compute_output_shape(self, x_shape, reference_shape):
         return tuple(reference_shape[:-1]) + (x_shape[-1],)
+
+
+def _tap_folding(factor):
+    """(phases, new taps, old taps): how a 3-tap kernel folds onto the input grid along one axis.
+
+    Upsampled by 2 (nearest), output 2i sees (x[i-1], x[i]) with weights
+    (w0, w1 + w2) and output 2i + 1 sees (x[i], x[i+1]) with (w0 + w1, w2);
+    an axis kept at its size keeps its 3 taps.
+    """
+    if factor == 2:
+        return np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], "float32")
+    return np.eye(3, dtype="float32")[None]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UpsampleConv(keras.layers.Layer):
+    """Nearest x`factors` upsampling, reflection padding 1 and a 3-wide convolution, computed on the input grid.
+
+    The generator's "resize" up-step. It holds the 3-wide kernel and bias of the
+    convolution it replaces and gives the same outputs (to float rounding), but
+    folds the kernel per output phase (see `_tap_folding`) and convolves the
+    input once with one output group per phase, then interleaves the groups:
+    a 3x3x3 convolution at 8x the voxels becomes a 2x2x2 one with 8 output
+    groups at the input's, 3.4x fewer multiply-adds in 3D (2.25x in 2D). The
+    upsampled grid's reflection padding is the input's edge padding. Sizes only
+    known at run time (a dynamic export) take the plain upsample-pad-convolve path.
+
+    Args:
+        filters: output channels.
+        factors: per spatial axis, 2 (upsampled) or 1 (kept, e.g. time without temporal stride).
+    """
+
+    def __init__(self, filters, factors=(2, 2), **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.factors = tuple(int(f) for f in factors)
+        if any(f not in (1, 2) for f in self.factors):
+            raise ValueError(f"UpsampleConv upsamples each axis by 1 or 2, got factors {self.factors}.")
+
+    def build(self, input_shape):
+        rank = len(self.factors)
+        self.kernel = self.add_weight(shape=(3,) * rank + (input_shape[-1], self.filters),
+                                      initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+
+    def compute_output_shape(self, input_shape):
+        spatial = tuple(None if s is None else s * f for s, f in zip(input_shape[1:-1], self.factors))
+        return (input_shape[0],) + spatial + (self.filters,)
+
+    def _phase_kernel(self):
+        """(taps per axis..., in, phases * filters), phase-major."""
+        rank = len(self.factors)
+        phases, taps, old = "abc"[:rank], "def"[:rank], "ghi"[:rank]
+        folds = [ops.cast(_tap_folding(f), self.compute_dtype) for f in self.factors]
+        spec = ",".join(f"{phases[i]}{taps[i]}{old[i]}" for i in range(rank))
+        folded = ops.einsum(f"{spec},{old}yz->{phases}{taps}yz", *folds, ops.cast(self.kernel, self.compute_dtype))
+        order = list(range(rank, 2 * rank)) + [2 * rank] + list(range(rank)) + [2 * rank + 1]
+        folded = ops.transpose(folded, order)
+        return ops.reshape(folded, tuple(folded.shape[:rank + 1]) + (-1,))
+
+    def call(self, x):
+        spatial = x.shape[1:-1]
+        bias = ops.cast(self.bias, self.compute_dtype)
+        if any(s is None for s in spatial):
+            return self._plain(x) + bias
+        rank = len(self.factors)
+        x = backend_ops.edge_pad(x, [1 if f == 2 else 0 for f in self.factors])
+        x = backend_ops.reflect_pad(x, [1 if f == 1 else 0 for f in self.factors])
+        y = ops.conv(x, self._phase_kernel(), padding="valid")
+        groups = {}
+        for k, phase in enumerate(itertools.product(*[range(f) for f in self.factors])):
+            index = [slice(None)]
+            index += [slice(p, p + n) if f == 2 else slice(None) for f, p, n in zip(self.factors, phase, spatial)]
+            groups[phase] = y[tuple(index) + (slice(k * self.filters, (k + 1) * self.filters),)]
+        # Interleave one axis at a time (stack, then merge the pair axis into the spatial one):
+        # at most one axis more than the input, which LiteRT's converter also accepts.
+        for axis in reversed(range(rank)):
+            if self.factors[axis] == 1:
+                continue
+            merged = {}
+            for phase, even in groups.items():
+                if phase[axis] == 0:
+                    odd = groups[phase[:axis] + (1,) + phase[axis + 1:]]
+                    pair = ops.stack([even, odd], axis=axis + 2)
+                    shape = tuple(pair.shape[1:axis + 1]) + (2 * pair.shape[axis + 1],) + tuple(pair.shape[axis + 3:])
+                    merged[phase] = ops.reshape(pair, (-1,) + shape)
+            groups = merged
+        return groups[(0,) * rank] + bias
+
+    def _plain(self, x):
+        """Upsample, reflection-pad and convolve, for sizes only known at run time."""
+        sizes = [ops.shape(x)[0]]
+        for axis, factor in enumerate(self.factors, start=1):
+            if factor == 2:
+                x = ops.repeat(x, 2, axis=axis)
+            sizes.append(ops.shape(x)[axis])
+        # Exporters lose the repeat's sizes in traced graphs; state them again.
+        x = ops.reshape(x, sizes + [x.shape[-1]])
+        x = backend_ops.reflect_pad(x, (1,) * len(self.factors))
+        return ops.conv(x, ops.cast(self.kernel, self.compute_dtype), padding="valid")
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "factors": self.factors}

@@ -15,6 +15,7 @@ from keras_v2v.models.layers import (
     PadToValidSize,
     ReflectionPadding,
     ResidualBlock,
+    UpsampleConv,
     _normalize_tuple,
     conv_layer,
 )
@@ -33,11 +34,6 @@ def _strides(rank, temporal_stride):
     return (2 if temporal_stride else 1, 2, 2)
 
 
-def _upsampling_layer(rank, factors, dtype, name):
-    cls = keras.layers.UpSampling2D if rank == 2 else keras.layers.UpSampling3D
-    return cls(size=factors, dtype=dtype, name=name)
-
-
 def _transpose_conv(rank, filters, kernel, strides, dtype, name):
     cls = keras.layers.Conv2DTranspose if rank == 2 else keras.layers.Conv3DTranspose
     return cls(filters, kernel, strides=strides, padding="same", dtype=dtype, name=name)
@@ -54,6 +50,7 @@ def resnet_generator(
     temporal_stride=True,
     upsampling="resize",
     dropout=0.0,
+    norm="clip",
     dtype=None,
     name="generator",
 ):
@@ -80,9 +77,13 @@ def resnet_generator(
             and a clip constant over time stays constant) or "transpose"
             (strided transposed conv, as in the reference implementation).
         dropout: dropout inside residual blocks.
+        norm: rank 3 only; "clip" normalises each channel over the whole clip
+            (time and space), "frame" over each frame separately.
         dtype: a dtype policy name (e.g. "mixed_float16"); None = global policy.
     """
     _check_rank(rank)
+    if norm not in ("clip", "frame"):
+        raise ValueError(f"`norm` must be 'clip' or 'frame', got {norm!r}.")
     if upsampling not in ("resize", "transpose"):
         raise ValueError(f"`upsampling` must be 'resize' or 'transpose', got {upsampling!r}.")
     if num_blocks < 0:
@@ -101,7 +102,7 @@ def resnet_generator(
     x = PadToValidSize(total, minimum, dtype=dtype, name="pad_to_valid")(inputs)
     x = ReflectionPadding(tuple(k // 2 for k in stem), dtype=dtype, name="stem_pad")(x)
     x = conv_layer(rank, filters, stem, dtype=dtype, name="stem_conv")(x)
-    x = InstanceNormalization(dtype=dtype, name="stem_norm")(x)
+    x = InstanceNormalization(per_frame=norm == "frame", dtype=dtype, name="stem_norm")(x)
     x = keras.layers.ReLU(dtype=dtype, name="stem_relu")(x)
 
     width = filters
@@ -109,21 +110,21 @@ def resnet_generator(
         width *= 2
         x = ReflectionPadding(tuple(b // 2 for b in body), dtype=dtype, name=f"down{i}_pad")(x)
         x = conv_layer(rank, width, body, strides, dtype=dtype, name=f"down{i}_conv")(x)
-        x = InstanceNormalization(dtype=dtype, name=f"down{i}_norm")(x)
+        x = InstanceNormalization(per_frame=norm == "frame", dtype=dtype, name=f"down{i}_norm")(x)
         x = keras.layers.ReLU(dtype=dtype, name=f"down{i}_relu")(x)
 
     for i in range(num_blocks):
-        x = ResidualBlock(width, body, rank, dropout, dtype=dtype, name=f"block{i}")(x)
+        x = ResidualBlock(width, body, rank, dropout, per_frame=norm == "frame", dtype=dtype, name=f"block{i}")(x)
 
     for i in range(NUM_DOWNSAMPLINGS):
         width //= 2
         if upsampling == "resize":
-            x = _upsampling_layer(rank, strides, dtype, f"up{i}_resize")(x)
-            x = ReflectionPadding(tuple(b // 2 for b in body), dtype=dtype, name=f"up{i}_pad")(x)
-            x = conv_layer(rank, width, body, dtype=dtype, name=f"up{i}_conv")(x)
+            if body != (3,) * rank:
+                raise ValueError(f"upsampling='resize' needs kernel_size 3, got {body}; use 'transpose'.")
+            x = UpsampleConv(width, strides, dtype=dtype, name=f"up{i}_conv")(x)
         else:
             x = _transpose_conv(rank, width, body, strides, dtype, f"up{i}_conv")(x)
-        x = InstanceNormalization(dtype=dtype, name=f"up{i}_norm")(x)
+        x = InstanceNormalization(per_frame=norm == "frame", dtype=dtype, name=f"up{i}_norm")(x)
         x = keras.layers.ReLU(dtype=dtype, name=f"up{i}_relu")(x)
 
     x = ReflectionPadding(tuple(k // 2 for k in stem), dtype=dtype, name="head_pad")(x)

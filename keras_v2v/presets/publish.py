@@ -13,14 +13,14 @@ import stat
 import sys
 import tempfile
 
-from keras_v2v.presets.storage import PRESET_FILE, WEIGHTS_FILE, sha256_of
+from keras_v2v.presets.names import REPO_PART
+from keras_v2v.presets.storage import PRESET_FILE, WEIGHTS_FILE, is_generators_only, sha256_of
 
 REQUIRED_FILES = ("config.json", WEIGHTS_FILE, PRESET_FILE, "README.md")
 
 # The Hub's rules for the two halves of a repo id (huggingface_hub's
 # validate_repo_id accepts a bare "name" too, but the CLI must not guess the owner).
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?"
-_REPO_ID = re.compile(rf"{_REPO_PART}/{_REPO_PART}")
+_REPO_ID = re.compile(rf"{REPO_PART}/{REPO_PART}")
 
 
 class PublishError(OSError):
@@ -71,12 +71,14 @@ def _upload_list(folder):
     return sorted(paths)
 
 
-def check_preset_folder(folder):
+def check_preset_folder(folder, allow_generators_only=False):
     """Validates a preset folder before upload; returns the sorted relative paths to upload.
 
     Raises ValueError naming the folder, the file, what was expected and what
     was found when a required file is missing, the model card lacks Hub
-    metadata, or the weights do not match the sha256 in keras_v2v.json.
+    metadata or does not parse, the weights do not match the sha256 in
+    keras_v2v.json, or the preset holds no discriminators (it could not be
+    fine-tuned) and `allow_generators_only` is False.
     """
     folder = os.fspath(folder)
     if not os.path.isdir(folder):
@@ -106,6 +108,13 @@ def check_preset_folder(folder):
         line = re.search(r"^library_name:.*$", meta, re.MULTILINE)
         found = repr(line.group(0)) if line else "no library_name"
         raise ValueError(f"{folder}/README.md: expected 'library_name: keras' in the YAML front matter, found {found}")
+    _check_card_parses(folder, card)
+    if is_generators_only(folder) and not allow_generators_only:
+        raise ValueError(
+            f"{folder}/config.json: expected a preset with its discriminators, found generators only (saved from "
+            "a model loaded with discriminators=False): nobody could fine-tune it. Re-export it from the full "
+            "model, or pass allow_generators_only=True (--allow-generators-only) to publish it for inference only."
+        )
 
     with open(os.path.join(folder, PRESET_FILE)) as handle:
         recorded = (json.load(handle).get("sha256") or {}).get(WEIGHTS_FILE)
@@ -118,6 +127,21 @@ def check_preset_folder(folder):
             "the weights changed after save_pretrained. Re-export the preset before publishing."
         )
     return _upload_list(folder)
+
+
+def _check_card_parses(folder, card):
+    """The Hub reads the card with huggingface_hub's parser: refuse what it cannot read."""
+    from huggingface_hub import ModelCard
+
+    try:
+        data = ModelCard(card).data.to_dict()
+    except Exception as error:  # yaml and huggingface_hub raise several types
+        first = " ".join(str(error).split())[:200]
+        raise ValueError(f"{folder}/README.md: expected front matter huggingface_hub can parse, "
+                         f"found: {first}") from None
+    if data.get("library_name") != "keras":
+        raise ValueError(f"{folder}/README.md: expected library_name 'keras' once parsed, "
+                         f"found {data.get('library_name')!r}")
 
 
 def _glob_literal(path):
@@ -146,7 +170,8 @@ def _hub_error(error, repo_id, endpoint):
     return PublishError(f"{repo_id}: HTTP {status} from {endpoint}: {hint}{detail}")
 
 
-def push_to_hub(folder_or_model, repo_id, private=False, token=None, revision=None, commit_message=None, endpoint=None):
+def push_to_hub(folder_or_model, repo_id, private=False, token=None, revision=None, commit_message=None, endpoint=None,
+                allow_generators_only=False):
     """Uploads a preset folder (or a model, saved to a temporary preset first) to a Hub model repo.
 
     Args:
@@ -157,6 +182,8 @@ def push_to_hub(folder_or_model, repo_id, private=False, token=None, revision=No
         revision: branch to commit to (created from main if missing); None is main.
         commit_message: defaults to "Upload <name> with keras-v2v".
         endpoint: Hub address; None is huggingface_hub's default (env HF_ENDPOINT).
+        allow_generators_only: publish a preset without discriminators (it
+            translates but nobody can fine-tune it); refused by default.
 
     Returns:
         huggingface_hub's CommitInfo (a str: the commit URL; `.repo_url`, `.oid`).
@@ -169,16 +196,17 @@ def push_to_hub(folder_or_model, repo_id, private=False, token=None, revision=No
     if _is_model(folder_or_model):
         with tempfile.TemporaryDirectory(prefix="keras-v2v-publish-") as scratch:
             folder = os.path.join(scratch, "preset")
-            folder_or_model.save_pretrained(folder)
+            # No GeneratorsOnlyWarning here: the folder check below refuses (or allows) such a model.
+            folder_or_model.save_pretrained(folder, allow_generators_only=True)
             message = commit_message or f"Upload {getattr(folder_or_model, 'name', 'model')} with keras-v2v"
-            return _upload(folder, repo_id, private, token, revision, message, endpoint)
+            return _upload(folder, repo_id, private, token, revision, message, endpoint, allow_generators_only)
     folder = os.path.abspath(os.fspath(folder_or_model))
     message = commit_message or f"Upload {os.path.basename(folder)} with keras-v2v"
-    return _upload(folder, repo_id, private, token, revision, message, endpoint)
+    return _upload(folder, repo_id, private, token, revision, message, endpoint, allow_generators_only)
 
 
-def _upload(folder, repo_id, private, token, revision, message, endpoint):
-    files = check_preset_folder(folder)  # refuses a bad preset before any request
+def _upload(folder, repo_id, private, token, revision, message, endpoint, allow_generators_only=False):
+    files = check_preset_folder(folder, allow_generators_only)  # refuses a bad preset before any request
     from huggingface_hub import HfApi
     from huggingface_hub.utils import HfHubHTTPError
 
@@ -225,7 +253,8 @@ def _size(n):
 def publish_command(args):
     """`keras-v2v publish FOLDER REPO [--private] [--token T] [--revision B] [--endpoint URL] [--dry-run]`."""
     check_repo_id(args.repo)
-    files = check_preset_folder(args.folder)
+    allow_generators_only = bool(getattr(args, "allow_generators_only", False))
+    files = check_preset_folder(args.folder, allow_generators_only)
     private = bool(getattr(args, "private", False))
     revision = getattr(args, "revision", None)
     if getattr(args, "dry_run", False):
@@ -246,6 +275,7 @@ def publish_command(args):
         revision=revision,
         commit_message=getattr(args, "commit_message", None),
         endpoint=getattr(args, "endpoint", None),
+        allow_generators_only=allow_generators_only,
     )
     print(f"uploaded {len(files)} files to {info.repo_url}")
     print(info.commit_url)

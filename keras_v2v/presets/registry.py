@@ -77,7 +77,7 @@ def weights_location(name, entry=None):
 
 
 def list_pretrained():
-    """One dict per registered preset: name, task, method, shape, parameters, weights, metric."""
+    """One dict per registered preset: name, task, method, shape, parameter counts, weights, metric."""
     rows = []
     for name, entry in sorted(load_registry().items()):
         sample = entry.get("sample_clip")
@@ -89,7 +89,11 @@ def list_pretrained():
             "method": entry["method"],
             "rank": 3 if entry["method"] == "3d" else 2,
             "input_shape": entry["input_shape"],
-            "parameters": entry["parameters"],
+            # Parameters of one generator and one discriminator (a model has two of each);
+            # "parameters" is the generator's, the key earlier versions had.
+            "generator_parameters": entry.get("generator_parameters", entry.get("parameters")),
+            "discriminator_parameters": entry.get("discriminator_parameters"),
+            "parameters": entry.get("generator_parameters", entry.get("parameters")),
             "weights": weights_location(name, entry),
             "metric": entry.get("metric", ""),
             "domains": entry["domains"],
@@ -138,11 +142,19 @@ def resolve(preset, revision=None, token=None):
         repo_id = entry.get("hub_repo")
         if not repo_id:
             raise PresetNotFoundError(f"{preset!r}: weights are neither bundled in {zoo_dir()} nor on the Hub.")
-        return _from_hub(repo_id, revision, token, preset, entry), entry["sha256"], preset
-    repo_id = preset[len("hf://"):] if preset.startswith("hf://") else preset
-    looks_like_path = preset.startswith((".", "/", "~")) or os.sep + os.sep in preset or preset.count("/") > 1
+        expected = entry["sha256"] if revision in (None, "main") else None
+        return _from_hub(repo_id, revision, token, preset, preset), expected, preset
+    hub = preset.startswith("hf://")
+    repo_id = preset[len("hf://"):] if hub else preset
+    looks_like_path = not hub and (preset.startswith((".", "/", "~")) or "//" in preset or preset.count("/") > 1)
+    if hub and not (repo_id.count("/") == 1 and all(repo_id.split("/"))):
+        raise PresetNotFoundError(f"{preset!r}: expected hf://ORG/NAME (a Hugging Face Hub model repo id)")
     if repo_id.count("/") == 1 and not looks_like_path and all(repo_id.split("/")):
-        return _from_hub(repo_id, revision, token, preset, None), None, preset
+        # A registered preset named by its Hub repo is held to the registry's checksum too.
+        # (An explicit other revision is checked against its own keras_v2v.json record only.)
+        name = next((n for n, e in entries.items() if e.get("hub_repo") == repo_id), None)
+        expected = entries[name].get("sha256") if name and revision in (None, "main") else None
+        return _from_hub(repo_id, revision, token, preset, name), expected, preset
     if looks_like_path or os.path.exists(preset):
         raise PresetNotFoundError(
             f"No preset folder at {preset!r}. Expected a folder written by `model.save_pretrained(...)` "
@@ -151,12 +163,13 @@ def resolve(preset, revision=None, token=None):
     raise _unknown(preset, list(entries))
 
 
-def _from_hub(repo_id, revision, token, label, entry):
+def _from_hub(repo_id, revision, token, label, registered_name):
     folder = _snapshot(repo_id, revision, token, local_only=True)
     if folder:
         return folder
     if _offline():
-        train = f"train them with `keras-v2v train zoo/{label}/recipe.toml`, " if entry else ""
+        train = (f"train them with `keras-v2v train zoo/{registered_name}/recipe.toml`, "
+                 if registered_name else "")
         raise PresetNotFoundError(
             f"{label}: weights are not bundled and not in the Hugging Face cache "
             f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}), and HF_HUB_OFFLINE is set. "
@@ -166,7 +179,24 @@ def _from_hub(repo_id, revision, token, label, entry):
     try:
         return _snapshot(repo_id, revision, token)
     except Exception as error:  # huggingface_hub raises many kinds; one line is enough
-        raise PresetNotFoundError(f"{label}: could not download {repo_id} from the Hub: {error}") from None
+        raise PresetNotFoundError(f"{label}: could not download {repo_id} from the Hub: "
+                                  f"{_download_problem(error, revision)}") from None
+
+
+def _download_problem(error, revision):
+    """One line for a failed download: the HTTP status and what it means, else the error's first line."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    hints = {
+        401: "the token is missing or invalid (pass token=... or run `hf auth login`)",
+        403: "this token may not read the repo",
+        404: f"no such repo{' or revision ' + repr(revision) if revision else ''} "
+             "(or it is private: pass token=... or run `hf auth login`)",
+    }
+    if status in hints:
+        return f"HTTP {status}, {hints[status]}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error).__name__
+    return f"HTTP {status}, {first}" if status else first
 
 
 def from_pretrained(preset, revision=None, token=None, discriminators=True):

@@ -11,9 +11,10 @@ and no history pool, so it is what a Hugging Face Hub model repo holds.
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
+
+from keras_v2v.presets.spec import config_is_generators_only, model_spec
+from keras_v2v.utils.files import atomic_path, check_output_path
 
 PRESET_FILE = "keras_v2v.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -38,10 +39,14 @@ def _inference_copy(model):
     return copy
 
 
-def _generic_card(model):
-    from keras_v2v.presets import cards
+class GeneratorsOnlyWarning(UserWarning):
+    """A preset saved without its discriminators: it translates but cannot be fine-tuned."""
 
-    return cards.model_card(model, {})
+
+def _generators_only_message(model, allow_flag):
+    return (f"{model.name} has no discriminators (it was loaded with discriminators=False): the preset will "
+            "translate but cannot be fine-tuned. Load it with discriminators=True to keep them, or pass "
+            f"{allow_flag} to save it as an inference-only preset.")
 
 
 def store_weights_as(path, dtype):
@@ -63,25 +68,73 @@ def store_weights_as(path, dtype):
                 handle.create_dataset(name, data=values.astype(dtype))
 
 
+def is_preset_folder(directory):
+    """True for a folder keras-v2v wrote with `save_pretrained` (its keras_v2v.json names the format)."""
+    spec_path = os.path.join(directory, PRESET_FILE)
+    if not (os.path.isdir(directory) and os.path.isfile(spec_path)
+            and os.path.isfile(os.path.join(directory, "config.json"))):
+        return False
+    try:
+        with open(spec_path) as handle:
+            spec = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return isinstance(spec, dict) and "format_version" in spec and "sha256" in spec
+
+
+def is_generators_only(directory):
+    """True for a preset folder whose config.json holds no discriminators (any keras-v2v version)."""
+    try:
+        with open(os.path.join(directory, "config.json")) as handle:
+            return config_is_generators_only(json.load(handle))
+    except (OSError, ValueError):
+        return False
+
+
+def check_preset_target(directory, overwrite=False, replace_foreign=False):
+    """Refuses to write a preset where it would destroy something that was not asked for.
+
+    A missing or empty folder is always fine; a preset folder keras-v2v wrote
+    is replaced when `overwrite`; anything else (a file, a folder of other
+    files) only when `replace_foreign` (the CLI's --overwrite).
+    """
+    directory = check_output_path(directory, "preset folder")
+    if not os.path.lexists(directory) or (os.path.isdir(directory) and not os.listdir(directory)):
+        return directory
+    if is_preset_folder(directory):
+        if overwrite or replace_foreign:
+            return directory
+        raise FileExistsError(f"{directory} already holds a preset; pass overwrite=True (--overwrite) to replace it.")
+    if replace_foreign:
+        return directory
+    what = "a file" if not os.path.isdir(directory) else "a folder of files that are not a keras-v2v preset"
+    raise FileExistsError(f"{directory} is {what}; refusing to replace it. Choose another output folder "
+                          "(or pass --overwrite to replace it anyway).")
+
+
 def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=None, metadata=None,
-                    extra_files=None):
+                    extra_files=None, replace_foreign=False, allow_generators_only=False):
     """Writes `model` as a preset folder, atomically; returns the folder path.
 
     Args:
+        overwrite: replace an existing preset folder (see `check_preset_target`;
+            a folder that is not a preset is never replaced unless `replace_foreign`).
         weights_dtype: store the weights as this dtype ("float16" halves the
             folder); None keeps the variables' dtype.
-        card: README.md text (default: a card built from the model and `metadata`).
-        metadata: extra fields for keras_v2v.json (name, task, method, metrics, ...).
+        card: README.md text (default: a card built from the model and `metadata`,
+            with `metadata["evaluation"]` in its model-index and Evaluation section).
+        metadata: extra fields for keras_v2v.json (name, task, method, evaluation, ...).
         extra_files: {file name in the folder: text} (a recipe, a data licence).
+        allow_generators_only: save a model without discriminators without the
+            `GeneratorsOnlyWarning` (such a preset cannot be fine-tuned).
     """
-    directory = os.path.abspath(os.fspath(directory))
-    if os.path.exists(directory) and not overwrite:
-        raise FileExistsError(f"{directory} already exists; pass overwrite=True to replace it.")
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".preset-", dir=parent)
-    try:
-        folder = os.path.join(staging, "preset")
+    from keras_v2v.presets import cards
+
+    if not model.discriminators and not allow_generators_only:
+        warnings.warn(_generators_only_message(model, "allow_generators_only=True"), GeneratorsOnlyWarning,
+                      stacklevel=2)
+    directory = check_preset_target(directory, overwrite, replace_foreign)
+    with atomic_path(directory, is_dir=True) as folder:
         _inference_copy(model).save(folder, zipped=False)
         weights = os.path.join(folder, WEIGHTS_FILE)
         assets = os.path.join(folder, "assets")
@@ -91,40 +144,37 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             store_weights_as(weights, weights_dtype)
         spec = {
             "format_version": FORMAT_VERSION,
-            "class": type(model).__name__,
-            "rank": model.rank,
-            "input_shape": list(model.sample_shape),
-            "channels": {"a": model.channels_a, "b": model.channels_b},
-            "domains": list(model.domains),
-            "value_range": "uint8 [0, 255] or float [0, 1]; the networks see [-1, 1]",
-            "parameters": {"generator_a2b": model.generator_a2b.count_params(),
-                           "total": model.count_params()},
+            **model_spec(model),
             "weights_dtype": weights_dtype or "float32",
             **(metadata or {}),
             "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
             json.dump(spec, handle, indent=2, default=float)
-        with open(os.path.join(folder, "README.md"), "w") as handle:
-            handle.write(card if card is not None else _generic_card(model))
+        with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:
+            handle.write(card if card is not None else cards.card_from_spec(spec))
         for name, text in (extra_files or {}).items():
             with open(os.path.join(folder, name), "w") as handle:
                 handle.write(text)
-        if os.path.exists(directory):
-            backup = os.path.join(staging, "previous")
-            os.replace(directory, backup)
-        os.replace(folder, directory)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
 def read_preset_spec(directory):
+    """The folder's keras_v2v.json as a dict, None when there is none; ValueError when it is not a JSON object."""
     path = os.path.join(directory, PRESET_FILE)
     if not os.path.exists(path):
         return None
-    with open(path) as handle:
-        return json.load(handle)
+    try:
+        with open(path) as handle:
+            spec = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path} is not readable JSON ({' '.join(str(error).split())})") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path} must hold a JSON object (the preset's spec), found {type(spec).__name__}")
+    sha = spec.get("sha256", {})
+    if not isinstance(sha, dict) or not all(isinstance(v, str) for v in sha.values()):
+        raise ValueError(f"{path}: \"sha256\" must map file names to hex digests, found {sha!r}")
+    return spec
 
 
 def load_folder(directory, expected_sha256=None, discriminators=True, label=None):
@@ -163,7 +213,7 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         if skipped:
             raise ValueError(str(skipped[0].message))
         return model
-    except (ValueError, KeyError, TypeError) as error:
+    except Exception as error:  # h5py, Keras and numpy raise many types for a damaged folder
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(
             f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({first_line}). "

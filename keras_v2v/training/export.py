@@ -10,7 +10,7 @@ import os
 import keras
 
 from keras_v2v import evaluation
-from keras_v2v.presets import cards, storage
+from keras_v2v.presets import storage
 from keras_v2v.training import pipeline
 
 MNIST_LICENCE = (
@@ -47,7 +47,8 @@ def recipe_text(recipe):
     return recipe.to_toml()
 
 
-def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=True, overwrite=True, note=None):
+def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=True, overwrite=True, note=None,
+                  replace_foreign=False):
     """Writes the preset folder for `model` trained by `recipe`; returns (folder, info)."""
     generator = recipe.dataset["generator"]
     info = {
@@ -74,8 +75,8 @@ def export_preset(recipe, model, out_dir, progress, recipe_data=None, evaluate=T
                               "machine": evaluation.machine_description()}
         info["metric"] = f"{result['headline']['name']}={result['headline']['value']:.3g}"
     folder = storage.save_pretrained(
-        model, out_dir, overwrite=overwrite, weights_dtype=recipe.export["weights_dtype"],
-        card=cards.model_card(model, info), metadata=info,
+        model, out_dir, overwrite=overwrite, replace_foreign=replace_foreign, weights_dtype=recipe.export["weights_dtype"],
+        metadata=info,  # the card is rendered from keras_v2v.json, evaluation included
         extra_files={"recipe.toml": recipe_text(recipe), "LICENSE-DATA.md": info["data_licence"] + "\n"},
     )
     return folder, info

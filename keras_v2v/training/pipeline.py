@@ -6,7 +6,7 @@ import os
 import keras
 
 from keras_v2v import data
-from keras_v2v.models import cyclegan_2d, cyclegan_3d
+from keras_v2v.models import HoldThenLinearDecay, cyclegan_2d, cyclegan_3d
 from keras_v2v.training.recipes import RecipeError
 
 
@@ -55,7 +55,8 @@ def build_model(recipe, recipe_data):
     common = dict(channels_b=recipe_data.channels_b, num_blocks=m["num_blocks"],
                   discriminator_layers=m["discriminator_layers"], domains=recipe_data.domains,
                   upsampling=m["upsampling"])
-    only_3d = dict(temporal_stride=m["temporal_stride"], stem_kernel_size=m["stem_kernel_size"])
+    only_3d = dict(temporal_stride=m["temporal_stride"], stem_kernel_size=m["stem_kernel_size"],
+                   norm=m["norm"], discriminator_temporal_kernel=m["discriminator_temporal_kernel"])
     frame = tuple(recipe_data.frame_shape)
     shape_3d = (m["clip_length"],) + frame
     name = "v2v_" + recipe.name.replace("-", "_")
@@ -93,7 +94,12 @@ def compile_model(model, recipe):
     t = recipe.training
 
     def optimizer():
-        return keras.optimizers.Adam(t["learning_rate"], beta_1=t["beta_1"])
+        rate = t["learning_rate"]
+        if t["lr_decay"]:
+            # The reference schedule: constant for the first half, then linearly to zero.
+            half = t["steps"] // 2
+            rate = HoldThenLinearDecay(rate, half, t["steps"] - half)
+        return keras.optimizers.Adam(rate, beta_1=t["beta_1"])
 
     model.compile(generator_optimizer=optimizer(), discriminator_optimizer=optimizer(), gan_loss=t["gan_loss"],
                   lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],

@@ -39,22 +39,101 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from keras_v2v.presets import names
+from keras_v2v.utils.files import write_text
+
 METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
 GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta")
 
 MODEL_DEFAULTS = dict(
     clip_length=8, filters=32, num_blocks=6, discriminator_filters=32, discriminator_layers=3,
     temporal_stride=True, stem_kernel_size=7, upsampling="resize", reference_3d_filters=None,
+    norm="clip", discriminator_temporal_kernel=3,
 )
 TRAINING_DEFAULTS = dict(
     steps=1000, chunk=100, learning_rate=2e-4, beta_1=0.5, gan_loss="lsgan", lambda_cycle=10.0,
     lambda_identity=0.5, lambda_temporal=None, pool_size=50, seed=0, sample_every=500, crop_size=None,
+    lr_decay=False,
     batch_size=None,  # None: 1 clip (3D), clip_length consecutive or random frames (2D)
 )
 EXPORT_DEFAULTS = dict(weights_dtype="float16", hub_repo=None, data_licence=None, sample_clip=None)
 # Where a run trains, not what: the batch above is the global batch whatever the device count.
 DISTRIBUTION_DEFAULTS = dict(devices=1)
 TABLES = ("dataset", "model", "training", "export", "distribution")
+
+
+def _int(lowest):
+    def check(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= lowest
+    check.expects = f"a whole number >= {lowest}"
+    return check
+
+
+def _number(lowest, highest=None, strict=False):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            return False
+        above = value > lowest if strict else value >= lowest
+        return above and (highest is None or value < highest)
+    check.expects = (f"a number {'>' if strict else '>='} {lowest}"
+                     + (f" and < {highest}" if highest is not None else ""))
+    return check
+
+
+def _one_of(*choices):
+    def check(value):
+        return value in choices
+    check.expects = "one of " + ", ".join(repr(c) for c in choices)
+    return check
+
+
+def _either(first, second):
+    def check(value):
+        return first(value) or second(value)
+    check.expects = f"{first.expects} or {second.expects}"
+    return check
+
+
+def _optional(inner):
+    return _either(_one_of(None), inner)
+
+
+def _text(value):
+    return isinstance(value, str)
+
+
+_text.expects = "a string"
+
+
+def _size_pair(value):
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(_int(1)(v) for v in value)
+
+
+_size_pair.expects = "[height, width] of whole numbers >= 1"
+_boolean = _one_of(True, False)
+
+# What each key accepts: a bad value (`--set training.steps=abc`, `steps = -5`)
+# is refused with the file, the key, what was expected and what was found.
+CHECKS = {
+    "model": dict(
+        clip_length=_int(1), filters=_either(_int(1), _one_of("match-3d")), num_blocks=_int(0),
+        discriminator_filters=_int(1), discriminator_layers=_int(0), temporal_stride=_boolean,
+        stem_kernel_size=_int(1), upsampling=_one_of("resize", "transpose"),
+        reference_3d_filters=_optional(_int(1)), norm=_one_of("clip", "frame"),
+        discriminator_temporal_kernel=_int(1),
+    ),
+    "training": dict(
+        steps=_int(1), chunk=_int(1), learning_rate=_number(0, strict=True), beta_1=_number(0, 1),
+        gan_loss=_one_of("lsgan", "vanilla"), lambda_cycle=_number(0), lambda_identity=_number(0),
+        lambda_temporal=_optional(_number(0)), pool_size=_int(0), seed=_int(0), sample_every=_int(0),
+        crop_size=_optional(_size_pair), lr_decay=_boolean, batch_size=_optional(_int(1)),
+    ),
+    "export": dict(
+        weights_dtype=_one_of("float16", "float32"), hub_repo=_optional(_text),
+        data_licence=_optional(_text), sample_clip=_optional(_text),
+    ),
+    "distribution": dict(devices=_int(1)),
+}
 # The paper gives no weight for the "const" penalty (eq. 2); this one is documented in the results.
 CONST_LAMBDA_TEMPORAL = 1.0
 
@@ -78,7 +157,12 @@ class Recipe:
     distribution: dict = None
 
     def __post_init__(self):
-        where = self.path or self.name
+        where = self.path or f"recipe {self.name!r}"
+        for key in ("name", "task"):
+            # The name becomes a Hub repo name and the card's model-index name; the task its task name.
+            problem = names.repo_name_problem(getattr(self, key))
+            if problem:
+                raise RecipeError(f"{where}: {key} must be a Hugging Face Hub repo name ({names.RULES}), {problem}")
         if self.method not in METHODS:
             raise RecipeError(f"{where}: method must be one of {', '.join(METHODS)}, found {self.method!r}")
         generator = self.dataset.get("generator")
@@ -100,8 +184,11 @@ class Recipe:
         object.__setattr__(self, "training", {**TRAINING_DEFAULTS, **self.training})
         object.__setattr__(self, "export", {**EXPORT_DEFAULTS, **self.export})
         object.__setattr__(self, "distribution", {**DISTRIBUTION_DEFAULTS, **self.distribution})
-        _check_positive_int(where, "training", "batch_size", self.training["batch_size"], optional=True)
-        _check_positive_int(where, "distribution", "devices", self.distribution["devices"])
+        for table, checks in CHECKS.items():
+            for key, check in checks.items():
+                value = getattr(self, table)[key]
+                if not check(value):
+                    raise RecipeError(f"{where}: [{table}] {key} must be {check.expects}, found {value!r}")
 
     @property
     def lambda_temporal(self):
@@ -129,13 +216,6 @@ class Recipe:
             lines += ["", f"[{table}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, table).items() if v is not None]
         return "\n".join(lines) + "\n"
-
-
-def _check_positive_int(where, table, key, value, optional=False):
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise RecipeError(f"{where}: [{table}] {key} must be a positive integer, found {value!r}")
 
 
 def _toml_value(value):
@@ -176,11 +256,7 @@ def load_recipe(path):
 
 
 def save_recipe(recipe, path):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(recipe.to_toml())
-    os.replace(tmp, path)
-    return path
+    return write_text(path, recipe.to_toml())
 
 
 def _what_training_sees(recipe):
@@ -195,9 +271,18 @@ def _what_training_sees(recipe):
 
 
 def check_run_dir(recipe, run_dir):
-    """Records the recipe in a new run folder; refuses to resume a run made by a different one."""
-    os.makedirs(run_dir, exist_ok=True)
+    """Records the recipe in a new run folder; refuses to resume a run made by a different one.
+
+    A folder that holds files but no recorded recipe is not a run folder (a
+    user's folder, say) and is refused rather than filled with checkpoints.
+    """
+    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
+        raise RecipeError(f"--run-dir {run_dir} is a file; name a folder for the run")
     recorded = os.path.join(run_dir, "recipe.toml")
+    if os.path.isdir(run_dir) and os.listdir(run_dir) and not os.path.exists(recorded):
+        raise RecipeError(f"{run_dir} holds files but no recipe.toml, so it is not a keras-v2v run folder; "
+                          "name a new or empty --run-dir")
+    os.makedirs(run_dir, exist_ok=True)
     if os.path.exists(recorded):
         previous = _what_training_sees(load_recipe(recorded))
         current = _what_training_sees(recipe)

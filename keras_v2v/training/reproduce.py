@@ -6,8 +6,10 @@ dataset whose domains are split independently, scores the held-out 30%
 against paired ground truth, and writes `docs/results/<table>.md`, a JSON
 record and a PNG strip (input | each method | ground truth).
 
-Budgets: "smoke" only checks the plumbing (seconds, meaningless numbers); "quick" is sized for 2 CPU cores (reduced resolution, depth and
-steps; see BUDGETS); "full" uses the paper's sizes and is meant for a GPU.
+Budgets: "smoke" only checks the plumbing (seconds, meaningless numbers);
+"quick" is sized for 2 CPU cores (32x32 to 40x72 frames, minutes per method);
+"medium" is the zoo's size (64x64 and 64x112 frames, about half an hour per
+method on 2 CPU cores); "full" uses the paper's sizes and is meant for a GPU.
 Runs are resumable: each method checkpoints every chunk of steps under
 `runs/reproduce/<table>-<budget>/<method>/`.
 """
@@ -22,7 +24,7 @@ import numpy as np
 from keras_v2v import data, evaluation
 from keras_v2v.evaluation import paper as paper_numbers
 from keras_v2v.training import pipeline, recipes, run
-from keras_v2v.training.resumable import read_progress
+from keras_v2v.training.resumable import latest_checkpoint, read_progress
 
 METHODS = recipes.METHODS
 LAMBDA_TEMPORAL = recipes.CONST_LAMBDA_TEMPORAL
@@ -39,6 +41,11 @@ class Budget:
     discriminator_layers: int
     chunk: int = 100
     temporal_stride: bool = True  # 3D: halve time at each down step (the authors' code)
+    # Further recipe values for every method and for the 3D method only (found by the
+    # ablations in docs/results/ablations_*.md); empty where no ablation informed the budget.
+    training: dict = dataclasses.field(default_factory=dict)
+    model_3d: dict = dataclasses.field(default_factory=dict)
+    training_3d: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +67,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=10, depth=8, size=16, seed=0), 8, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=200, depth=16, size=32, seed=0), 16, 1500, 8, 3, 8, 2),
+            "medium": Budget(dict(n=200, depth=16, size=64, seed=0), 16, 1200, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, depth=30, size=84, seed=0), 30, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -71,6 +79,9 @@ TABLES = {
             # 3D keeps the frame rate inside: at width 8 the 8->2 frame bottleneck
             # left digits speckled (shape L2 9.6 vs 6.7; see docs/results/table1.md).
             "quick": Budget(dict(n=200, frames=16, size=32, seed=0), 8, 1500, 8, 3, 8, 2, temporal_stride=False),
+            # The two changes that steadied colour most in docs/results/ablations_table1_quick.md.
+            "medium": Budget(dict(n=200, frames=16, size=64, seed=0), 8, 1500, 8, 3, 8, 2, temporal_stride=False,
+                             model_3d={"discriminator_temporal_kernel": 1}, training_3d={"lambda_temporal": 1.0}),
             "full": Budget(dict(n=1000, frames=30, size=84, seed=0), 8, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -80,6 +91,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=6, frames=8, height=32, width=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=100, frames=16, height=40, width=72, seed=0), 8, 1000, 8, 3, 8, 2),
+            "medium": Budget(dict(n=100, frames=16, height=64, width=112, seed=0), 8, 1000, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, frames=30, height=108, width=192, seed=0), 8, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -105,16 +117,19 @@ def recipe_for(name, budget, method, steps=None):
                  discriminator_filters=plan.discriminator_filters,
                  discriminator_layers=plan.discriminator_layers, temporal_stride=plan.temporal_stride)
     if method == "3d":
-        model["filters"] = plan.filters
+        model.update(filters=plan.filters, **plan.model_3d)
     else:
-        model.update(filters="match-3d", reference_3d_filters=plan.filters)
+        # The 2D baselines match the 3D generator's parameter count (paper sec. 5.2).
+        model.update(filters="match-3d", reference_3d_filters=plan.filters,
+                     **{k: v for k, v in plan.model_3d.items() if k in ("stem_kernel_size",)})
+    training = dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
+                    lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0, **plan.training)
+    if method == "3d":
+        training.update(plan.training_3d)
     return recipes.Recipe(
         name=f"{name}-{budget}-{method}", task=name, method=method,
         dataset={"generator": spec.generator, **plan.dataset, "split": 0.7, "split_seed": 0},
-        model=model,
-        training=dict(steps=int(steps or plan.steps), chunk=plan.chunk, seed=0, sample_every=0,
-                      lambda_temporal=LAMBDA_TEMPORAL if method == "2d-const" else 0.0),
-        export={},
+        model=model, training=training, export={},
     )
 
 
@@ -196,7 +211,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
         if os.path.exists(scored) and read_progress(run_dir)["steps_done"] >= plan.steps:
             with open(scored) as handle:
                 results[method] = json.load(handle)
-            model = keras.saving.load_model(os.path.join(run_dir, "checkpoint.keras"))
+            model = keras.saving.load_model(latest_checkpoint(run_dir)[0])
         else:
             if verbose:
                 print(f"[{name}/{budget}] training {method} for {plan.steps} steps in {run_dir}")

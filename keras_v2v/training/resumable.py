@@ -1,51 +1,87 @@
 """Resumable training: checkpoint every chunk of steps, continue after a stop.
 
-A run folder holds `checkpoint.keras` (the whole CycleGAN: weights,
-optimizer state, history pools) and `progress.json` (steps done, loss
-history). Both are written atomically, so an interrupted run restarts
-from its last complete chunk and never from a half-written file.
+A run folder holds `checkpoint-<step>.keras` (the whole CycleGAN: weights,
+optimizer state, history pools) and `progress.json` (loss history, time).
+The step count lives in the checkpoint's file name, which one atomic rename
+creates, so the checkpoint and its step are one record: a run killed at any
+moment resumes from exactly the step its newest checkpoint holds, never
+retraining or skipping a chunk. `progress.json` is written after the
+checkpoint; when a kill falls between the two, the resumed run keeps the
+checkpoint's step and notes the missing chunk of loss history.
+Runs written before this scheme (`checkpoint.keras` plus `steps_done` in
+`progress.json`) still resume.
 """
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 
 import keras
 
-CHECKPOINT = "checkpoint.keras"
+from keras_v2v.training.progress import StepProgress
+from keras_v2v.utils.files import atomic_path, write_json
+
+CHECKPOINT = "checkpoint.keras"  # the older, unnumbered checkpoint name
 PROGRESS = "progress.json"
+_NUMBERED = re.compile(r"^checkpoint-(\d{7,})\.keras$")
 
 
-def _write_json_atomically(path, payload):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(tmp, path)
+def checkpoint_path(run_dir, step):
+    return os.path.join(run_dir, f"checkpoint-{int(step):07d}.keras")
 
 
-def read_progress(run_dir):
+def latest_checkpoint(run_dir):
+    """(path, step) of the newest checkpoint in `run_dir`, or (None, 0)."""
+    if not os.path.isdir(run_dir):
+        return None, 0
+    numbered = [(int(m.group(1)), name) for name in os.listdir(run_dir) if (m := _NUMBERED.match(name))]
+    if numbered:
+        step, name = max(numbered)
+        return os.path.join(run_dir, name), step
+    legacy = os.path.join(run_dir, CHECKPOINT)
+    if os.path.exists(legacy):
+        return legacy, int(_read_progress_file(run_dir).get("steps_done", 0))
+    return None, 0
+
+
+def _read_progress_file(run_dir):
     path = os.path.join(run_dir, PROGRESS)
     if not os.path.exists(path):
-        return {"steps_done": 0, "train_seconds": 0.0, "history": {}}
+        return {}
     with open(path) as handle:
         return json.load(handle)
 
 
-class ChunkCheckpoint(keras.callbacks.Callback):
-    """Saves the model and the progress record at the end of every epoch (= chunk).
+def read_progress(run_dir):
+    """{"steps_done", "train_seconds", "history"}: steps from the newest checkpoint, the rest from progress.json."""
+    progress = {"steps_done": 0, "train_seconds": 0.0, "history": {}, **_read_progress_file(run_dir)}
+    _, step = latest_checkpoint(run_dir)
+    if step != progress["steps_done"]:
+        # Killed between the checkpoint and progress.json: the checkpoint is the record.
+        progress["history_gap"] = sorted(set(progress.get("history_gap", [])) | {step})
+        progress["steps_done"] = step
+    return progress
 
+
+class ChunkCheckpoint(keras.callbacks.Callback):
+    """Saves the model, then the progress record, at the end of every epoch (= chunk).
+
+    `on_saved(step, path)`, when given, is told about each checkpoint (the progress display).
     With several hosts every host saves (reading distributed variables may need all
     of them) but only the chief writes into `run_dir`; the others write a scratch folder.
     """
 
-    def __init__(self, run_dir, steps_per_chunk, progress, is_chief=True):
+    def __init__(self, run_dir, steps_per_chunk, progress, on_saved=None, is_chief=True):
         super().__init__()
         self.run_dir = run_dir
         self.steps_per_chunk = steps_per_chunk
         self.progress = progress
+        self.on_saved = on_saved
         self.is_chief = is_chief
+        self.folder = run_dir
 
     def on_train_begin(self, logs=None):
         self.folder = self.run_dir if self.is_chief else tempfile.mkdtemp(prefix="keras-v2v-worker-")
@@ -58,14 +94,19 @@ class ChunkCheckpoint(keras.callbacks.Callback):
         self._started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
+        step = (epoch + 1) * self.steps_per_chunk
+        previous, _ = latest_checkpoint(self.folder)
+        with atomic_path(checkpoint_path(self.folder, step)) as tmp:
+            self.model.save(tmp)
+        if previous and previous != checkpoint_path(self.folder, step):
+            os.remove(previous)
         self.progress["train_seconds"] = self.progress.get("train_seconds", 0.0) + time.time() - self._started
-        tmp = os.path.join(self.folder, f".tmp-{CHECKPOINT}")
-        self.model.save(tmp)
-        os.replace(tmp, os.path.join(self.folder, CHECKPOINT))
-        self.progress["steps_done"] = (epoch + 1) * self.steps_per_chunk
+        self.progress["steps_done"] = step
         for name, value in (logs or {}).items():
             self.progress["history"].setdefault(name, []).append(float(value))
-        _write_json_atomically(os.path.join(self.folder, PROGRESS), self.progress)
+        write_json(os.path.join(self.folder, PROGRESS), self.progress)
+        if self.on_saved is not None:
+            self.on_saved(step, checkpoint_path(self.folder, step))
 
 
 def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_chunk=200,
@@ -79,6 +120,8 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             If it has an `epoch` attribute it is set so a resumed run draws
             the batches the uninterrupted run would have drawn.
         total_steps: steps to train in all (rounded up to whole chunks).
+        verbose: 1 shows progress by step over the whole run (`StepProgress`:
+            a bar on a terminal, plain lines otherwise); 0 shows nothing.
         is_chief: False on the other hosts of a multi-host run: they resume from
             `run_dir` (a folder every host sees) but write nothing there.
     Returns:
@@ -90,25 +133,32 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             f"{steps_per_chunk}; build the dataset with steps_per_epoch={steps_per_chunk}."
         )
     os.makedirs(run_dir, exist_ok=True)
-    progress = read_progress(run_dir)
-    checkpoint = os.path.join(run_dir, CHECKPOINT)
-    if progress["steps_done"] and os.path.exists(checkpoint):
+    checkpoint, step = latest_checkpoint(run_dir)
+    if checkpoint is not None and step:
+        progress = read_progress(run_dir)
         model = keras.saving.load_model(checkpoint)
     else:
         progress = {"steps_done": 0, "train_seconds": 0.0, "history": {}}
         model = build_and_compile()
+    if step % steps_per_chunk:
+        raise ValueError(f"{checkpoint} holds step {step}, which is not a whole number of chunks of "
+                         f"{steps_per_chunk} steps; resume with the chunk size it was trained with.")
     chunks = -(-total_steps // steps_per_chunk)
-    done = progress["steps_done"] // steps_per_chunk
+    done = step // steps_per_chunk
     if done < chunks:
         if hasattr(batches, "epoch"):
             # Keras calls on_epoch_end once before training, which adds one.
             batches.epoch = done
+        # Keras' bar counts epochs (= chunks here) and colours its text: show steps instead.
+        display = StepProgress(chunks * steps_per_chunk, first_step=step) if verbose else None
+        checkpoint = ChunkCheckpoint(run_dir, steps_per_chunk, progress,
+                                     on_saved=display.checkpoint if display else None, is_chief=is_chief)
         model.fit(
             batches,
             epochs=chunks,
             initial_epoch=done,
             shuffle=False,  # the sampler already randomizes; fit's shuffle would break resume
-            callbacks=[ChunkCheckpoint(run_dir, steps_per_chunk, progress, is_chief), *callbacks],
-            verbose=verbose,
+            callbacks=[checkpoint, *callbacks, *([display] if display else [])],
+            verbose=0,
         )
     return model, progress

@@ -1,4 +1,4 @@
-"""Runs a recipe: resumable training with TensorBoard logs and sample GIFs."""
+"""Runs a recipe: resumable training with step-indexed TensorBoard logs and sample GIFs."""
 
 import os
 
@@ -7,16 +7,18 @@ import numpy as np
 
 from keras_v2v import data
 from keras_v2v.training import distribution, pipeline
+from keras_v2v.training.progress import StepTensorBoard
 from keras_v2v.training.recipes import check_run_dir
-from keras_v2v.training.resumable import CHECKPOINT, read_progress, train_resumable
+from keras_v2v.training.resumable import latest_checkpoint, read_progress, train_resumable
 
 
 class SampleWriter(keras.callbacks.Callback):
-    """Every `every` steps, writes input | a2b | b2a-of-B of a held-out clip as a GIF."""
+    """Every `every` steps, writes input | a2b | cycle of a held-out clip as a GIF (and to TensorBoard)."""
 
-    def __init__(self, folder, clip_a, every, first_step=0):
+    def __init__(self, folder, clip_a, every, first_step=0, board=None):
         super().__init__()
         self.folder, self.clip_a, self.every, self.step = folder, clip_a, int(every), first_step
+        self.board = board
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -29,17 +31,38 @@ class SampleWriter(keras.callbacks.Callback):
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, f"step-{self.step:07d}.gif")
         data.write_side_by_side(path, self.clip_a, out, back, labels=["input", "a2b", "cycle"], fps=8)
+        if self.board is not None:
+            self.board.image("samples/input_a2b_cycle", sample_strip(self.clip_a, out, back), self.step)
 
 
-def tensorboard_callback(log_dir):
-    """Keras' TensorBoard writer needs TensorFlow; without it, logs go to progress.json only."""
+def _rgb_uint8(video):
+    video = np.asarray(video)
+    if video.dtype != np.uint8:
+        video = np.clip(np.rint(video.astype(np.float32) * 255.0), 0, 255).astype(np.uint8)
+    return np.repeat(video, 3, axis=-1) if video.shape[-1] == 1 else video[..., :3]
+
+
+def sample_strip(*videos, frames=8):
+    """One image of a sample: a row per picked frame, the videos side by side (input | a2b | cycle)."""
+    videos = [_rgb_uint8(v) for v in videos]
+    picks = np.linspace(0, len(videos[0]) - 1, min(frames, len(videos[0]))).round().astype(int)
+    image = np.concatenate([np.concatenate([v[t] for v in videos], axis=1) for t in picks], axis=0)
+    scale = max(1, 64 // videos[0].shape[1])  # small quick-budget frames, enlarged so they are legible
+    return np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+
+
+def tensorboard_callback(log_dir, first_step=0, every=10):
+    """Scalars and sample images at the global step; needs TensorFlow's summary writer.
+
+    Without TensorFlow, TensorBoard logs are skipped (progress.json still records the losses).
+    """
     try:
         import tensorboard  # noqa: F401
         import tensorflow  # noqa: F401
     except ImportError:
         print("TensorBoard logs skipped: `pip install tensorflow tensorboard` to write them")
         return None
-    return keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch", write_graph=False)
+    return StepTensorBoard(log_dir, first_step=first_step, every=every)
 
 
 def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
@@ -55,24 +78,29 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     recipe_data = recipe_data or pipeline.load_data(recipe)
     steps, chunk = recipe.training["steps"], recipe.training["chunk"]
     done = read_progress(run_dir)["steps_done"]
-    callbacks = []
+    callbacks, board = [], None
     # Several hosts: only the chief writes, and model calls outside fit would need every host.
     writes_extras = plan.is_chief and plan.hosts == 1
     if tensorboard and done < steps and writes_extras:
-        board = tensorboard_callback(os.path.join(run_dir, "logs"))
+        board = tensorboard_callback(os.path.join(run_dir, "logs"), first_step=done, every=min(10, chunk))
         callbacks += [board] if board is not None else []
     if recipe.training["sample_every"] and done < steps and writes_extras:
         callbacks.append(SampleWriter(os.path.join(run_dir, "samples"), _sample_clip(recipe, recipe_data),
-                                      recipe.training["sample_every"], first_step=done))
+                                      recipe.training["sample_every"], first_step=done, board=board))
+
+    def fresh_model():
+        # The recipe's seed fixes the weights' initialisation too, so two runs of a recipe match.
+        keras.utils.set_random_seed(recipe.training["seed"])
+        return pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe)
+
     with distribution.scope(plan):
         model, progress = train_resumable(
-            lambda: pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe),
-            distribution.host_batches(plan, pipeline.batches(recipe, recipe_data)), steps, run_dir,
+            fresh_model, distribution.host_batches(plan, pipeline.batches(recipe, recipe_data)), steps, run_dir,
             steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose, is_chief=plan.is_chief,
         )
     if plan.distributed and plan.is_chief:
         # Export, evaluation and samples after training run on one device, from what the run wrote.
-        model = keras.saving.load_model(os.path.join(run_dir, CHECKPOINT))
+        model = keras.saving.load_model(latest_checkpoint(run_dir)[0])
     return model, progress, recipe_data
 
 

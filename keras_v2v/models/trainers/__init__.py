@@ -2,7 +2,9 @@
 
 Each module defines `BackendTrainer`, a mixin whose train_step/test_step call
 the model's shared loss methods (`generator_objective`, `pooled_fakes`,
-`discriminator_objective`, `record`) and differ only in autodiff mechanics.
+`discriminator_objective`, `record`) and differ only in autodiff mechanics,
+and `compiled_forward(network)`, the backend's compiled inference call that
+`CycleGAN.translate` caches.
 """
 
 import contextlib
@@ -21,15 +23,15 @@ def inference_mode():
     return contextlib.nullcontext()
 
 if _BACKEND == "tensorflow":
-    from keras_v2v.models.trainers.tensorflow import BackendTrainer
+    from keras_v2v.models.trainers.tensorflow import BackendTrainer, compiled_forward
 elif _BACKEND == "jax":
-    from keras_v2v.models.trainers.jax import BackendTrainer
+    from keras_v2v.models.trainers.jax import BackendTrainer, compiled_forward
 elif _BACKEND == "torch":
-    from keras_v2v.models.trainers.torch import BackendTrainer
+    from keras_v2v.models.trainers.torch import BackendTrainer, compiled_forward
 else:
     raise ImportError(
         f"keras_v2v supports the tensorflow, jax and torch Keras backends; "
         f"KERAS_BACKEND is {_BACKEND!r}."
     )
 
-__all__ = ["BackendTrainer", "inference_mode"]
+__all__ = ["BackendTrainer", "compiled_forward", "inference_mode"]

@@ -95,3 +95,18 @@ class BackendTrainer:
             logs = self.record(self.evaluation_logs(a, b))
         metrics = [scope.get_current_value(v) for v in self.metrics_variables]
         return logs, (trainable, non_trainable, metrics)
+
+
+def compiled_forward(network):
+    """`network(x, training=False)` jitted over its variables' current values (compiled once per shape)."""
+
+    @jax.jit
+    def forward(trainable, non_trainable, x):
+        outputs, _ = network.stateless_call(trainable, non_trainable, x, training=False)
+        return outputs
+
+    def call(x):
+        return forward([v.value for v in network.trainable_variables],
+                       [v.value for v in network.non_trainable_variables], x)
+
+    return call

@@ -138,3 +138,13 @@ class BackendTrainer:
         self._check_compiled()
         a, b = self._unpack(data)
         return _across_workers(self.record(self.evaluation_logs(a, b)))
+
+
+def compiled_forward(network):
+    """`network(x, training=False)` as a tf.function: traced once per input shape, then reused."""
+
+    @tf.function(reduce_retracing=False)
+    def forward(x):
+        return network(x, training=False)
+
+    return forward

@@ -38,3 +38,13 @@ class BackendTrainer:
         a, b = self._unpack(data)
         with torch.no_grad():
             return self.record(self.evaluation_logs(a, b))
+
+
+def compiled_forward(network):
+    """Eager under no_grad: torch.compile's start-up (minutes on CPU) would not pay back here."""
+
+    def forward(x):
+        with torch.no_grad():
+            return network(x, training=False)
+
+    return forward
