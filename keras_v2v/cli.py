@@ -232,7 +232,9 @@ def train_command(args):
     from keras_v2v.presets import storage
 
     storage.check_preset_target(out, overwrite=True, replace_foreign=args.overwrite)
-    recipes.check_run_dir(recipe, run_dir)
+    # Several hosts share one run folder: only the chief records the recipe (in run.train).
+    several_hosts = bool(os.environ.get("TF_CONFIG") or os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES"))
+    recipes.check_run_dir(recipe, run_dir, record=not several_hosts)
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
     load_backend()

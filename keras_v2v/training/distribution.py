@@ -174,9 +174,7 @@ def _jax_data_parallel(plan):
 
 
 def _jax_distributed_is_up(jax):
-    from jax._src import distributed
-
-    return distributed.global_state.client is not None
+    return jax.distributed.is_initialized()
 
 
 # ------------------------------------------------------------ TensorFlow

@@ -270,19 +270,21 @@ def _what_training_sees(recipe):
     return {"method": recipe.method, "dataset": recipe.dataset, "model": recipe.model, "training": training}
 
 
-def check_run_dir(recipe, run_dir):
+def check_run_dir(recipe, run_dir, record=True):
     """Records the recipe in a new run folder; refuses to resume a run made by a different one.
 
     A folder that holds files but no recorded recipe is not a run folder (a
     user's folder, say) and is refused rather than filled with checkpoints.
+    `record=False` (the other hosts of a multi-host run, which share the chief's
+    folder) only compares with a recorded recipe: no writes, and no verdict on a
+    folder the chief may be writing into this moment.
     """
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise RecipeError(f"--run-dir {run_dir} is a file; name a folder for the run")
     recorded = os.path.join(run_dir, "recipe.toml")
-    if os.path.isdir(run_dir) and os.listdir(run_dir) and not os.path.exists(recorded):
+    if record and os.path.isdir(run_dir) and os.listdir(run_dir) and not os.path.exists(recorded):
         raise RecipeError(f"{run_dir} holds files but no recipe.toml, so it is not a keras-v2v run folder; "
                           "name a new or empty --run-dir")
-    os.makedirs(run_dir, exist_ok=True)
     if os.path.exists(recorded):
         previous = _what_training_sees(load_recipe(recorded))
         current = _what_training_sees(recipe)
@@ -292,5 +294,6 @@ def check_run_dir(recipe, run_dir):
                 f"{run_dir} holds a run of a different recipe ({', '.join(changed)} differ from {recorded}); "
                 "use another --run-dir, or delete that folder to start over."
             )
-    else:
+    elif record:
+        os.makedirs(run_dir, exist_ok=True)
         save_recipe(recipe, recorded)

@@ -74,7 +74,7 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     """
     plan = distribution.make_plan(recipe.distribution["devices"])
     plan.check_batch(pipeline.batch_size(recipe))
-    check_run_dir(recipe, run_dir)
+    check_run_dir(recipe, run_dir, record=plan.is_chief)
     recipe_data = recipe_data or pipeline.load_data(recipe)
     steps, chunk = recipe.training["steps"], recipe.training["chunk"]
     done = read_progress(run_dir)["steps_done"]
