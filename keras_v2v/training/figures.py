@@ -6,6 +6,8 @@ averaged over clips, against the frame index. A steadier translation follows
 the ground truth's curve; flicker shows as a curve above it.
 """
 
+import textwrap
+
 import numpy as np
 
 
@@ -46,7 +48,7 @@ def write_figure(path, curves, title, axis_name="frame"):
                   **styles.get(label, {}))
     axes.set_xlabel(f"{axis_name} t (change from t-1 to t)")
     axes.set_ylabel("mean |x_t - x_{t-1}| (0-1 scale)")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(textwrap.fill(title, 80), fontsize=9)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()

@@ -68,7 +68,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=10, depth=8, size=16, seed=0), 8, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=200, depth=16, size=32, seed=0), 16, 1500, 8, 3, 8, 2),
-            "medium": Budget(dict(n=200, depth=16, size=64, seed=0), 16, 1000, 8, 3, 8, 2),
+            "medium": Budget(dict(n=200, depth=16, size=64, seed=0), 16, 600, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, depth=30, size=84, seed=0), 30, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -92,7 +92,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=6, frames=8, height=32, width=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=100, frames=16, height=40, width=72, seed=0), 8, 1000, 8, 3, 8, 2),
-            "medium": Budget(dict(n=100, frames=16, height=64, width=112, seed=0), 8, 1000, 8, 3, 8, 2),
+            "medium": Budget(dict(n=100, frames=16, height=64, width=112, seed=0), 8, 600, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, frames=30, height=108, width=192, seed=0), 8, 20000, 32, 9, 64, 3, 500),
         },
     ),
