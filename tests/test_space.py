@@ -138,7 +138,7 @@ def test_the_space_runs_from_its_folder_alone(folder, tmp_path):
         video, side, plot, status = client.predict(gradio_client.handle_file(clip), "vmnist-sph2sand-3d", "a2b",
                                                    api_name="/translate")
         path = video if isinstance(video, str) else video["video"]
-        assert data.read_video(path).shape[:3] == (16, 32, 32)
+        assert data.read_video(path).shape[:3] == (16, 64, 64)
         assert "Error" not in status and "2D baseline" in status
         assert {row[2] for row in plot["data"]} == {"input", "3D output", "2D baseline"}
 

@@ -200,7 +200,7 @@ def test_demo_serves_the_bundled_zoo_with_its_baselines(tmp_path):
     assert ISSUE_PRESETS <= set(available)
     clip = os.path.join(ROOT, "examples/media/vmnist_spherical.mp4")
     result = demo.translate_clip(clip, "vmnist-sph2sand-3d", presets=available, out_dir=str(tmp_path))
-    assert data.read_video(result.video).shape[:3] == (16, 32, 32)
+    assert data.read_video(result.video).shape[:3] == (16, 64, 64)
     # The 3D preset is compared with its framewise "random" baseline in the plot.
     assert len(result.curves) == 3 and all(len(c) == 15 for c in result.curves.values())
 
