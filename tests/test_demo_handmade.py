@@ -44,6 +44,7 @@ def url():
     app = demo.launch("127.0.0.1", port, prevent_thread_lock=True, quiet=True)  # the bundled zoo
     yield app.local_url
     app.close()
+    demo.clear_model_cache()  # later tests in this process must not find these models already loaded
 
 
 @pytest.mark.slow
