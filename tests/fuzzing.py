@@ -486,12 +486,18 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cli", action="store_true", help="skip the command-line cases (they load TensorFlow)")
     parser.add_argument("--out", default=None, help="write the full report as JSON here")
+    parser.add_argument("--only", default=None, help="comma-separated case names to rerun (same --cases and --seed)")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="keras-v2v-fuzz-")
     try:
         env = _environment()
         groups = tuple(g for g in GROUPS if not (args.no_cli and g == "cli"))
         cases = make_cases(folder, args.cases, groups=groups, seed=args.seed)
+        if args.only:
+            wanted = set(args.only.split(","))
+            cases = [c for c in cases if c.name in wanted]
+            if len(cases) != len(wanted):
+                parser.error(f"--only: no case named {sorted(wanted - {c.name for c in cases})}")
         outcomes = []
         for index, case in enumerate(cases):
             outcomes.append(run_case(case, env))

@@ -76,6 +76,23 @@ def test_reproduce_smoke_writes_report_json_and_samples(tmp_path, capsys):
     assert "| 3d |" in report and "Paper (as printed)" in report and "27.210" in report
     strip = data.video_io.read_image(str(out / "table2_samples.png"))
     assert strip.shape[0] == 4 * (16 * 4 + 2)  # input, 3d, 2d-const, ground truth; 16px shown x4
+    # The temporal figure's data: one curve per row of the strip, one value per pair of slices.
+    curves = record["frame_change_curves"]
+    assert list(curves) == ["input", "3d", "2d-const", "ground truth"]
+    assert all(len(c) == 8 - 1 and min(c) >= 0 for c in curves.values())
+    figure = data.video_io.read_image(str(out / "table2_temporal.png"))
+    assert figure.ndim == 3 and figure.shape[1] > 400
+
+
+def test_frame_change_curves_average_consecutive_differences_over_clips():
+    from keras_v2v.training import figures
+
+    clips = np.zeros((2, 4, 2, 2, 1), np.uint8)
+    clips[0, 1:] = 255  # first clip: one jump of the whole frame between frames 0 and 1
+    clips[1, 3:] = 51  # second clip: a jump of 0.2 between frames 2 and 3
+    np.testing.assert_allclose(figures.frame_change_curves(clips), [0.5, 0.0, 0.1])
+    with pytest.raises(ValueError, match="T >= 2"):
+        figures.frame_change_curves(clips[:, :1])
 
 
 def test_evaluate_scores_a_preset(tmp_path, capsys):

@@ -25,8 +25,8 @@ pytest.importorskip("tf2onnx", reason="tf2onnx (Keras' ONNX converter) is in the
 pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is in the `export` and `dev` extras")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRESET_3D = "vmnist-sph2sand-3d"  # grey, trained on 16x32x32 clips
-PRESET_2D = "mnist-colorize-2d-random"  # RGB frames, 32x32
+PRESET_3D = "vmnist-sph2sand-3d"  # grey, trained on 16x64x64 clips
+PRESET_2D = "mnist-colorize-2d-random"  # RGB frames, 64x64
 FORMATS = ("saved_model", "onnx", "litert")
 # float32 graphs: each runtime has its own kernels (oneDNN, MLAS, XNNPACK) that sum in
 # other orders than Keras' TensorFlow run. Measured at most 2.2e-5 on outputs in
@@ -69,7 +69,7 @@ def test_3d_export_matches_the_generator_and_translates_videos_like_the_model(fm
     folder = exports(PRESET_3D, fmt)
     record = json.load(open(os.path.join(folder, "export.json")))
     assert record["format"] == fmt and record["preset"] == PRESET_3D and record["direction"] == "a2b"
-    assert record["input"]["shape"] == [None, 16, 32, 32, 1] and record["input"]["layout"] == "NDHWC"
+    assert record["input"]["shape"] == [None, 16, 64, 64, 1] and record["input"]["layout"] == "NDHWC"
     assert record["input"]["range"] == [-1.0, 1.0] and record["input"]["dtype"] == "float32"
     assert record["dynamic_axes"] == ["batch"] and record["window"]["frames"] == 16
     assert record["weights_sha256"] == v2v.presets.load_registry()[PRESET_3D]["sha256"]
@@ -78,11 +78,11 @@ def test_3d_export_matches_the_generator_and_translates_videos_like_the_model(fm
 
     runtime = serving.open_export(folder)
     for batch in (1, 3):  # the batch axis is dynamic
-        x = clips(rng, (batch, 16, 32, 32, 1))
+        x = clips(rng, (batch, 16, 64, 64, 1))
         np.testing.assert_allclose(runtime(x), keras_generate(model_3d.generator_a2b, x), atol=ATOL)
 
     # 40 frames: windows of 16 overlapping by 8, tent-blended, batched 3 at a time.
-    video = rng.uniform(0, 1, (40, 32, 32, 1)).astype("float32")
+    video = rng.uniform(0, 1, (40, 64, 64, 1)).astype("float32")
     expected = model_3d.translate(video, batch_size=3)
     np.testing.assert_allclose(serving.translate(runtime, video, batch_size=3), expected, atol=ATOL)
     as_uint8 = (video * 255).astype(np.uint8)

@@ -228,6 +228,19 @@ def test_dicom_errors(tmp_path):
             load_volume(broken)
 
 
+def test_dicom_with_a_damaged_value_representation_is_a_data_error(tmp_path):
+    # Found by tests/fuzzing.py: pydicom parses header values lazily and raised
+    # NotImplementedError("Unknown Value Representation") past the reader.
+    folder = write_ct_series(tmp_path / "ct", ct_volume(d=3))
+    first = Path(folder) / "IM0000.dcm"
+    raw = first.read_bytes()
+    tag = b"\x20\x00\x0e\x00UI"  # (0020,000E) SeriesInstanceUID, explicit VR little endian
+    assert tag in raw
+    first.write_bytes(raw.replace(tag, b"\x20\x00\x0e\x00\x55\xc9"))
+    with pytest.raises(DataError, match="IM0000.dcm|ct: damaged DICOM header"):
+        load_volume(folder)
+
+
 def test_dicom_skips_dicomdir_and_warns_on_missing_slice(tmp_path):
     hu = ct_volume(d=5)
     folder = write_ct_series(tmp_path / "ct", hu)

@@ -198,6 +198,15 @@ def _slice_normal(ds):
 
 
 def _load_dicom(path, series=None, limit=None):
+    try:
+        return _load_dicom_series(path, series, limit)
+    except (DataError, MemoryError):
+        raise
+    except Exception as e:  # pydicom decodes header values lazily and raises its own types on damaged ones
+        raise DataError(path, f"damaged DICOM header ({_one_line(e)})") from e
+
+
+def _load_dicom_series(path, series, limit):
     files = _dicom_files(path) if os.path.isdir(path) else [path]
     slices, no_pixels = _read_dicom_headers(files, path)
 

@@ -15,6 +15,7 @@ import os
 from keras_v2v import evaluation
 from keras_v2v.training import pipeline, reproduce, run
 from keras_v2v.training.resumable import read_progress
+from keras_v2v.utils import files
 
 WIDE = {"filters": 16, "discriminator_filters": 16}
 
@@ -76,8 +77,7 @@ def run_variant(table, budget, name, runs_dir, recipe_data, verbose=0):
     row = {"variant": name, "method": recipe.method, "what": VARIANTS[name][2], "steps": progress["steps_done"],
            "train_minutes": round(progress.get("train_seconds", 0.0) / 60, 1),
            "generator_parameters": model.generator_a2b.count_params(), "metrics": result["metrics"]}
-    with open(scored, "w") as handle:
-        json.dump(row, handle, indent=2)
+    files.write_json(scored, row)
     return row
 
 
@@ -100,12 +100,9 @@ def write_report(table, budget, rows, out_dir):
         values = [f"{row['metrics'].get(c, float('nan')):.3f}" for c in columns]
         lines.append(f"| {row['variant']} | {row['what']} | {row['generator_parameters']:,} | {row['steps']} "
                      f"| {row['train_minutes']} | " + " | ".join(values) + " |")
-    os.makedirs(out_dir, exist_ok=True)
     stem = os.path.join(out_dir, f"ablations_{table}_{budget}")
-    with open(stem + ".md", "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    with open(stem + ".json", "w") as handle:
-        json.dump({"table": table, "budget": budget, "rows": rows}, handle, indent=2)
+    files.write_text(stem + ".md", "\n".join(lines) + "\n")
+    files.write_json(stem + ".json", {"table": table, "budget": budget, "rows": rows})
     return stem + ".md"
 
 

@@ -22,8 +22,9 @@ import keras
 import numpy as np
 
 from keras_v2v import data, evaluation
+from keras_v2v.utils import files
 from keras_v2v.evaluation import paper as paper_numbers
-from keras_v2v.training import pipeline, recipes, run
+from keras_v2v.training import figures, pipeline, recipes, run
 from keras_v2v.training.resumable import latest_checkpoint, read_progress
 
 METHODS = recipes.METHODS
@@ -67,7 +68,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=10, depth=8, size=16, seed=0), 8, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=200, depth=16, size=32, seed=0), 16, 1500, 8, 3, 8, 2),
-            "medium": Budget(dict(n=200, depth=16, size=64, seed=0), 16, 1200, 8, 3, 8, 2),
+            "medium": Budget(dict(n=200, depth=16, size=64, seed=0), 16, 600, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, depth=30, size=84, seed=0), 30, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -91,7 +92,7 @@ TABLES = {
         {
             "smoke": Budget(dict(n=6, frames=8, height=32, width=32, seed=0), 4, 2, 2, 1, 2, 2, 1),
             "quick": Budget(dict(n=100, frames=16, height=40, width=72, seed=0), 8, 1000, 8, 3, 8, 2),
-            "medium": Budget(dict(n=100, frames=16, height=64, width=112, seed=0), 8, 1000, 8, 3, 8, 2),
+            "medium": Budget(dict(n=100, frames=16, height=64, width=112, seed=0), 8, 600, 8, 3, 8, 2),
             "full": Budget(dict(n=1000, frames=30, height=108, width=192, seed=0), 8, 20000, 32, 9, 64, 3, 500),
         },
     ),
@@ -184,9 +185,9 @@ def write_report(table_spec, budget_name, results, paper, out_dir):
             lines.append(f"| {method} | " + " | ".join(_fmt(row.get(k)) for k in paper_keys) + " |")
     trained = [m for m in results if m in METHODS]
     lines += ["", f"Samples: `{table_spec.name}_samples.png` (rows: input, "
-              + ", ".join(trained) + ", ground truth)."]
-    with open(os.path.join(out_dir, f"{table_spec.name}.md"), "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+              + ", ".join(trained) + ", ground truth); frame-to-frame change over time: "
+              f"`{table_spec.name}_temporal.png`."]
+    files.write_text(os.path.join(out_dir, f"{table_spec.name}.md"), "\n".join(lines) + "\n")
 
 
 # -------------------------------------------------------------------- run
@@ -224,9 +225,7 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
             }
         predictions[method] = evaluation.translate_all(model, sources, spec.direction)
         results[method]["metrics"] = evaluation.score(spec.generator, predictions[method], test)
-        os.makedirs(run_dir, exist_ok=True)
-        with open(scored, "w") as handle:
-            json.dump(results[method], handle, indent=2)
+        files.write_json(scored, results[method])
     # Reference floor: "translating" by copying the input unchanged (for table4:
     # the RGB frames decoded to their nearest palette class).
     results["copy input"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
@@ -236,8 +235,13 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     record = {"table": name, "budget": budget, "machine": evaluation.machine_description(),
               "dataset": dataclasses.asdict(plan)["dataset"], "lambda_temporal": LAMBDA_TEMPORAL,
               "results": results, "paper": paper}
-    with open(os.path.join(out_dir, f"{name}.json"), "w") as handle:
-        json.dump(record, handle, indent=2, default=float)
     data.video_write.write_image(os.path.join(out_dir, f"{name}_samples.png"), sample_strip(spec, test, predictions))
+    curves = figures.curves_for(sources, predictions, test.b if spec.direction == "a2b" else test.a)
+    record["frame_change_curves"] = {label: curve.tolist() for label, curve in curves.items()}
+    axis = "slice" if spec.generator == "volumetric_mnist" else "frame"
+    if not figures.write_figure(os.path.join(out_dir, f"{name}_temporal.png"), curves,
+                                f"{spec.title}: held-out clips, budget {budget}", axis_name=axis):
+        print("matplotlib is not installed: no temporal figure (pip install -e '.[figures]')")
+    files.write_json(os.path.join(out_dir, f"{name}.json"), record, default=float)
     write_report(spec, budget, results, paper, out_dir)
     return results
