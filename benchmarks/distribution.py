@@ -61,7 +61,7 @@ def worker(args):
     steps = args.warmup + args.steps
     a = rng.uniform(-1, 1, (steps * batch, size, size, 3)).astype("float32")
     b = rng.uniform(-1, 1, (steps * batch, size, size, 3)).astype("float32")
-    plan = distribution.make_plan(args.devices)
+    plan = distribution.make_plan(args.devices[0])
     with distribution.scope(plan):
         keras.utils.set_random_seed(0)
         model = v2v.cyclegan_2d(input_shape=(size, size, 3), filters=args.filters, num_blocks=args.blocks,
@@ -82,7 +82,7 @@ def worker(args):
 
         platform_name = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
     print(RESULT_MARKER + json.dumps({
-        "backend": keras.backend.backend(), "devices": args.devices, "platform": platform_name,
+        "backend": keras.backend.backend(), "devices": args.devices[0], "platform": platform_name,
         "mechanism": plan.mechanism, "first_step_s": timer.times[0], "median_step_s": median,
         "min_step_s": min(timed), "max_step_s": max(timed), "steps_per_s": 1.0 / median,
     }), flush=True)

@@ -7,9 +7,9 @@ in their own processes: JAX gets XLA_FLAGS=--xla_force_host_platform_device_coun
 from the parent, TensorFlow's CPU is split here, before its first operation.
 Both train `run.train` on OUT_DIR/recipe.toml, as `keras-v2v train` does:
 - recipe (2 devices): all steps on 1 device ("one") and on 2 ("two"), with
-  their step-1 checkpoints kept ("one_step1", "two_step1"); and each step-1
-  checkpoint resumed on the other device count ("one_then_two",
-  "two_then_one") -> recipe.npz;
+  copies of their run folders after step 1 ("one_step1", "two_step1"); each
+  copy resumed on the other device count ("one_then_two", "two_then_one")
+  -> recipe.npz;
 - host: one host of a multi-host run (KERAS_DISTRIBUTION_* or TF_CONFIG set by
   the parent) -> hostN.npz, hostN.json.
 Every fresh model is built after keras.utils.set_random_seed(0), so all runs
@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from helpers import all_weights  # noqa: E402
 
-from keras_v2v.training import distribution, pipeline, recipes, run  # noqa: E402
+from keras_v2v.training import distribution, pipeline, recipes, resumable, run  # noqa: E402
 from keras_v2v.training.resumable import latest_checkpoint, read_progress  # noqa: E402
 
 LEARNING_RATE = 0.002  # small steps: see test_distribution.py on tolerance
@@ -87,19 +87,26 @@ def train_leg(recipe, run_dir, steps, devices):
               verbose=0, tensorboard=False)
 
 
+class SnapshotAfterStep1(resumable.ChunkCheckpoint):
+    """Also copies the run folder as RUN_step1 once step 1's checkpoint is written."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.progress["steps_done"] == 1 and self.is_chief:
+            shutil.copytree(self.run_dir, self.run_dir + "_step1")
+
+
+resumable.ChunkCheckpoint = SnapshotAfterStep1
+
+
 def recipe_scenario(out):
     recipe = recipes.load_recipe(os.path.join(out, "recipe.toml"))
     steps = recipe.training["steps"]
     path = functools.partial(os.path.join, out)
-    for first, then in ((1, 2), (2, 1)):
-        # Step 1 on `first` devices; a copy of its run folder goes on with `then` devices,
-        # the original with `first`.
-        name, other = ("one", "one_then_two") if first == 1 else ("two", "two_then_one")
-        train_leg(recipe, path(name), 1, devices=first)
-        shutil.copytree(path(name), path(name + "_step1"))
-        shutil.copytree(path(name), path(other))
-        train_leg(recipe, path(name), steps, devices=first)
-        train_leg(recipe, path(other), steps, devices=then)
+    for name, devices, other, other_devices in (("one", 1, "one_then_two", 2), ("two", 2, "two_then_one", 1)):
+        train_leg(recipe, path(name), steps, devices)
+        shutil.copytree(path(name + "_step1"), path(other))
+        train_leg(recipe, path(other), steps, other_devices)
     results = {**START, "replicas": np.asarray(REPLICAS)}
     for name in ("one", "one_step1", "one_then_two", "two", "two_step1", "two_then_one"):
         progress = read_progress(path(name))

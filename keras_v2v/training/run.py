@@ -75,6 +75,17 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     plan = distribution.make_plan(recipe.distribution["devices"])
     plan.check_batch(pipeline.batch_size(recipe))
     check_run_dir(recipe, run_dir, record=plan.is_chief)
+    # Devices first: TensorFlow splits a CPU into devices only before its first operation
+    # (the TensorBoard writer is one).
+    with distribution.scope(plan):
+        model, progress, recipe_data = _train(recipe, run_dir, plan, verbose, tensorboard, recipe_data)
+    if plan.distributed and plan.is_chief:
+        # Export, evaluation and samples after training run on one device, from what the run wrote.
+        model = keras.saving.load_model(latest_checkpoint(run_dir)[0])
+    return model, progress, recipe_data
+
+
+def _train(recipe, run_dir, plan, verbose, tensorboard, recipe_data):
     recipe_data = recipe_data or pipeline.load_data(recipe)
     steps, chunk = recipe.training["steps"], recipe.training["chunk"]
     done = read_progress(run_dir)["steps_done"]
@@ -93,14 +104,10 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
         keras.utils.set_random_seed(recipe.training["seed"])
         return pipeline.compile_model(pipeline.build_model(recipe, recipe_data), recipe)
 
-    with distribution.scope(plan):
-        model, progress = train_resumable(
-            fresh_model, distribution.host_batches(plan, pipeline.batches(recipe, recipe_data)), steps, run_dir,
-            steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose, is_chief=plan.is_chief,
-        )
-    if plan.distributed and plan.is_chief:
-        # Export, evaluation and samples after training run on one device, from what the run wrote.
-        model = keras.saving.load_model(latest_checkpoint(run_dir)[0])
+    model, progress = train_resumable(
+        fresh_model, distribution.host_batches(plan, pipeline.batches(recipe, recipe_data)), steps, run_dir,
+        steps_per_chunk=chunk, callbacks=callbacks, verbose=verbose, is_chief=plan.is_chief,
+    )
     return model, progress, recipe_data
 
 
