@@ -10,6 +10,8 @@ Both train `run.train` on OUT_DIR/recipe.toml, as `keras-v2v train` does:
   copies of their run folders after step 1 ("one_step1", "two_step1"); each
   copy resumed on the other device count ("one_then_two", "two_then_one")
   -> recipe.npz;
+- step1 (2 devices): one step on 1 device ("one") and on 2 ("two") from the
+  same fresh weights -> step1.npz;
 - host: one host of a multi-host run (KERAS_DISTRIBUTION_* or TF_CONFIG set by
   the parent) -> hostN.npz, hostN.json.
 Every fresh model is built after keras.utils.set_random_seed(0), so all runs
@@ -117,6 +119,19 @@ def recipe_scenario(out):
     np.savez(path("recipe.npz"), **results)
 
 
+def step1_scenario(out):
+    """One step from the same fresh weights on 1 device ("one") and on 2 ("two") -> step1.npz."""
+    recipe = recipes.load_recipe(os.path.join(out, "recipe.toml"))
+    results = {}
+    for name, devices in (("one", 1), ("two", 2)):
+        train_leg(recipe, os.path.join(out, name), 1, devices)
+        progress = read_progress(os.path.join(out, name))
+        results.update(named_weights(keras.saving.load_model(latest_checkpoint(os.path.join(out, name))[0]), name))
+        for key, values in progress["history"].items():
+            results[f"{name}/log/{key}"] = np.asarray(values)
+    np.savez(os.path.join(out, "step1.npz"), **START, **results, replicas=np.asarray(REPLICAS))
+
+
 def host_scenario(out):
     recipe = recipes.load_recipe(os.path.join(out, "recipe.toml"))
     plan = distribution.make_plan(recipe.distribution["devices"])
@@ -129,4 +144,4 @@ def host_scenario(out):
 
 if __name__ == "__main__":
     out_dir, scenario = sys.argv[1:]
-    {"recipe": recipe_scenario, "host": host_scenario}[scenario](out_dir)
+    {"recipe": recipe_scenario, "step1": step1_scenario, "host": host_scenario}[scenario](out_dir)
