@@ -198,6 +198,11 @@ def test_demo_serves_the_bundled_zoo_with_its_baselines(tmp_path):
 
     available = demo.bundled_presets()
     assert ISSUE_PRESETS <= set(available)
+    # The page opens on the README's main job; the other 3D presets follow, then the 2D baselines.
+    names = list(available)
+    assert names[0] == demo.DEFAULT_PRESET == "vmnist-sph2sand-3d"
+    methods = [available[n].method for n in names]
+    assert methods == sorted(methods, key=lambda m: m != "3d") and methods.count("3d") >= 3
     clip = os.path.join(ROOT, "examples/media/vmnist_spherical.mp4")
     result = demo.translate_clip(clip, "vmnist-sph2sand-3d", presets=available, out_dir=str(tmp_path))
     assert data.read_video(result.video).shape[:3] == (16, 64, 64)

@@ -12,6 +12,7 @@ from keras_v2v.demo.app import build_app, launch, launch_kwargs, preload
 from keras_v2v.demo.core import (
     CONCURRENCY_LIMIT,
     DEFAULT_FPS,
+    DEFAULT_PRESET,
     MAX_FRAMES,
     MAX_QUEUE,
     MAX_SECONDS,
@@ -36,6 +37,7 @@ from keras_v2v.demo.core import (
 __all__ = [
     "CONCURRENCY_LIMIT",
     "DEFAULT_FPS",
+    "DEFAULT_PRESET",
     "MAX_FRAMES",
     "MAX_QUEUE",
     "MAX_SECONDS",
