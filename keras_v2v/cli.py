@@ -232,15 +232,17 @@ def train_command(args):
     from keras_v2v.presets import storage
 
     storage.check_preset_target(out, overwrite=True, replace_foreign=args.overwrite)
-    # Several hosts share one run folder: only the chief records the recipe (in run.train).
-    several_hosts = bool(os.environ.get("TF_CONFIG") or os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES"))
-    recipes.check_run_dir(recipe, run_dir, record=not several_hosts)
+    load_backend()
+    from keras_v2v.training import distribution, export, pipeline, run
+
+    # Devices and batch before the run folder: a refused command must not record a recipe
+    # that the corrected command would then be refused against.
+    plan = distribution.make_plan(recipe.distribution["devices"])
+    plan.check_batch(pipeline.batch_size(recipe))
+    # Several hosts share one run folder: only the chief records the recipe.
+    recipes.check_run_dir(recipe, run_dir, record=plan.is_chief)
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
-    load_backend()
-    from keras_v2v.training import distribution, export, run
-
-    plan = distribution.make_plan(recipe.distribution["devices"])
     if plan.distributed:
         print(f"data-parallel training: {plan.describe()}")
     model, progress, recipe_data = run.train(recipe, run_dir, verbose=0 if args.quiet else 1,

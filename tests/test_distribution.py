@@ -199,6 +199,20 @@ def test_cli_devices_on_torch_is_one_line_naming_the_backends(tmp_path):
     error = result.stderr.strip().splitlines()
     assert error == [error[0]] and error[0].startswith("keras-v2v: error: data-parallel training (devices = 2")
     assert "jax or tensorflow" in error[0] and "torch backend has no distribution support" in error[0]
+    assert not (tmp_path / "r").exists()  # refused before the run folder is made
+
+
+@pytest.mark.skipif(not DP_BACKENDS, reason="needs jax or tensorflow")
+def test_cli_refuses_a_batch_that_does_not_split_before_making_the_run_folder(tmp_path, capsys, monkeypatch):
+    # Otherwise the folder would hold the refused recipe, and the corrected command
+    # (--set training.batch_size=2) would be refused as "a run of a different recipe".
+    monkeypatch.setattr(distribution.keras.backend, "backend", lambda: DP_BACKENDS[-1])
+    path = tmp_path / "recipe.toml"
+    path.write_text('name = "t"\ntask = "t"\nmethod = "3d"\n[dataset]\ngenerator = "volumetric_mnist"\n')
+    assert cli.main(["train", str(path), "--devices", "2", "--run-dir", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert "[training] batch_size = 1 does not split evenly over 2 devices" in error
+    assert "--set training.batch_size=2" in error and not (tmp_path / "r").exists()
 
 
 def test_cli_rejects_a_non_positive_device_count(tmp_path, capsys):
