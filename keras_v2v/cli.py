@@ -240,7 +240,9 @@ def train_command(args):
     plan = distribution.make_plan(recipe.distribution["devices"])
     plan.check_batch(pipeline.batch_size(recipe))
     # Several hosts share one run folder: only the chief records the recipe.
-    recipes.check_run_dir(recipe, run_dir, record=plan.is_chief)
+    notice = recipes.check_run_dir(recipe, run_dir, record=plan.is_chief)
+    if notice:
+        print(notice)
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
           "rerun the same command to resume")
     if plan.distributed:

@@ -163,6 +163,7 @@ def test_distribution_table_round_trips_and_does_not_block_resuming(tmp_path):
     run_dir = str(tmp_path / "run")
     recipes.check_run_dir(recipe, run_dir)
     recipes.check_run_dir(recipe.replace(distribution={"devices": 1}), run_dir)  # another device count resumes
+    open(os.path.join(run_dir, "checkpoint-0000001.keras"), "wb").close()  # a started run
     with pytest.raises(recipes.RecipeError, match="different recipe"):
         recipes.check_run_dir(recipe.replace(training={"batch_size": 4}), run_dir)
     for bad, message in (("devices = 0", r"\[distribution\] devices must be a whole number >= 1, found 0"),

@@ -93,6 +93,37 @@ def test_train_writes_checkpoints_samples_logs_and_a_preset_then_resumes(recipe_
     assert "different recipe" in capsys.readouterr().err
 
 
+def test_a_run_folder_without_a_checkpoint_takes_the_corrected_recipe(recipe_file, tmp_path):
+    # A start refused after the folder was made (bad data root, say) must not block the corrected
+    # command; once a checkpoint exists, a different recipe is refused.
+    run = str(tmp_path / "run")
+    recipe = recipes.load_recipe(recipe_file)
+    assert recipes.check_run_dir(recipe, run) is None
+    corrected = recipe.replace(model={"filters": 3})
+    notice = recipes.check_run_dir(corrected, run)
+    assert "(model)" in notice and "holds no checkpoint yet" in notice
+    assert recipes.load_recipe(os.path.join(run, "recipe.toml")).model["filters"] == 3
+    with open(os.path.join(run, "checkpoint-0000001.keras"), "wb"):
+        pass
+    with pytest.raises(recipes.RecipeError, match=r"different recipe \(model differ"):
+        recipes.check_run_dir(recipe, run)
+    # Where the data lives is not part of the run: moved data resumes, and the record follows it.
+    moved = corrected.replace(dataset={"root": "/data/moved"})
+    assert recipes.check_run_dir(moved, run) is None
+    assert recipes.load_recipe(os.path.join(run, "recipe.toml")).dataset["root"] == "/data/moved"
+
+
+def test_a_wrong_data_root_does_not_block_the_corrected_command(tmp_path, capsys):
+    recipe = os.path.join(os.path.dirname(os.path.dirname(__file__)), "zoo", "gta-seg2rgb-3d", "recipe.toml")
+    run = str(tmp_path / "run")
+    assert cli.main(["train", recipe, "--data-root", str(tmp_path / "missing"), "--run-dir", run]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "viper").mkdir()
+    assert cli.main(["train", recipe, "--data-root", str(tmp_path / "viper"), "--run-dir", run]) == 2
+    error = capsys.readouterr().err
+    assert "different recipe" not in error and "viper" in error  # now about what the folder lacks
+
+
 def test_set_overrides_must_name_a_section(recipe_file, capsys):
     assert cli.main(["train", str(recipe_file), "--set", "steps=4"]) == 2
     assert "SECTION.KEY=VALUE" in capsys.readouterr().err

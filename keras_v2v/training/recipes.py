@@ -267,7 +267,15 @@ def _what_training_sees(recipe):
     resume on another device count (tests/test_distribution.py checks both ways).
     """
     training = {k: v for k, v in recipe.training.items() if k not in ("steps", "sample_every")}
-    return {"method": recipe.method, "dataset": recipe.dataset, "model": recipe.model, "training": training}
+    # Where the data lives is not what it is: moved data (or a corrected --data-root) resumes.
+    dataset = {k: v for k, v in recipe.dataset.items() if k != "root"}
+    return {"method": recipe.method, "dataset": dataset, "model": recipe.model, "training": training}
+
+
+def _has_checkpoint(run_dir):
+    # resumable.py's names (checkpoint-NNNNNNN.keras, the older checkpoint.keras); not imported
+    # from there because it loads Keras.
+    return any(name.startswith("checkpoint") and name.endswith(".keras") for name in os.listdir(run_dir))
 
 
 def check_run_dir(recipe, run_dir, record=True):
@@ -277,7 +285,8 @@ def check_run_dir(recipe, run_dir, record=True):
     user's folder, say) and is refused rather than filled with checkpoints.
     `record=False` (the other hosts of a multi-host run, which share the chief's
     folder) only compares with a recorded recipe: no writes, and no verdict on a
-    folder the chief may be writing into this moment.
+    folder the chief may be writing into this moment. Returns a notice when a
+    folder without any checkpoint had another recipe recorded (now replaced).
     """
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise RecipeError(f"--run-dir {run_dir} is a file; name a folder for the run")
@@ -286,14 +295,22 @@ def check_run_dir(recipe, run_dir, record=True):
         raise RecipeError(f"{run_dir} holds files but no recipe.toml, so it is not a keras-v2v run folder; "
                           "name a new or empty --run-dir")
     if os.path.exists(recorded):
-        previous = _what_training_sees(load_recipe(recorded))
-        current = _what_training_sees(recipe)
+        previous_recipe = load_recipe(recorded)
+        previous, current = _what_training_sees(previous_recipe), _what_training_sees(recipe)
         if previous != current:
             changed = [k for k in current if current[k] != previous[k]]
+            if record and not _has_checkpoint(run_dir):
+                # A start that was refused or stopped before its first checkpoint: nothing to resume.
+                save_recipe(recipe, recorded)
+                return (f"{run_dir} recorded a different recipe ({', '.join(changed)}) but holds no checkpoint "
+                        "yet, so this recipe replaces it")
             raise RecipeError(
                 f"{run_dir} holds a run of a different recipe ({', '.join(changed)} differ from {recorded}); "
                 "use another --run-dir, or delete that folder to start over."
             )
+        if record and previous_recipe.dataset.get("root") != recipe.dataset.get("root"):
+            save_recipe(recipe, recorded)  # the data moved: record where it is now
     elif record:
         os.makedirs(run_dir, exist_ok=True)
         save_recipe(recipe, recorded)
+    return None

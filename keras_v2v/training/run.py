@@ -74,7 +74,9 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
     """
     plan = distribution.make_plan(recipe.distribution["devices"])
     plan.check_batch(pipeline.batch_size(recipe))
-    check_run_dir(recipe, run_dir, record=plan.is_chief)
+    notice = check_run_dir(recipe, run_dir, record=plan.is_chief)
+    if notice and verbose:
+        print(notice)
     # Devices first: TensorFlow splits a CPU into devices only before its first operation
     # (the TensorBoard writer is one).
     with distribution.scope(plan):
