@@ -213,6 +213,8 @@ class Recipe:
         if self.description:
             lines.append(f"description = {_toml_value(self.description)}")
         for table in TABLES:
+            if table == "distribution" and self.distribution == DISTRIBUTION_DEFAULTS:
+                continue  # a saved recipe (a preset's, say) should not pin a device count
             lines += ["", f"[{table}]"]
             lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, table).items() if v is not None]
         return "\n".join(lines) + "\n"
