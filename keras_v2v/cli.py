@@ -226,21 +226,17 @@ def train_command(args):
         overrides.setdefault("distribution", {})["devices"] = args.devices
     if overrides:
         recipe = recipe.replace(**overrides)
-    run_dir = args.run_dir or os.path.join("runs", "train", recipe.name)
-    out = args.out or os.path.join(run_dir, "preset")
+    # An empty --run-dir or --out is refused below, not read as "the default".
+    run_dir = os.path.join("runs", "train", recipe.name) if args.run_dir is None else args.run_dir
+    out = os.path.join(run_dir, "preset") if args.out is None else args.out
     # Refuse an output that would destroy a user's folder now, not after hours of training.
     from keras_v2v.presets import storage
 
     storage.check_preset_target(out, overwrite=True, replace_foreign=args.overwrite)
     load_backend()
-    from keras_v2v.training import distribution, export, pipeline, run
+    from keras_v2v.training import export, run
 
-    # Devices and batch before the run folder: a refused command must not record a recipe
-    # that the corrected command would then be refused against.
-    plan = distribution.make_plan(recipe.distribution["devices"])
-    plan.check_batch(pipeline.batch_size(recipe))
-    # Several hosts share one run folder: only the chief records the recipe.
-    notice = recipes.check_run_dir(recipe, run_dir, record=plan.is_chief)
+    plan, notice = run.prepare(recipe, run_dir)
     if notice:
         print(notice)
     print(f"training {recipe.name} ({recipe.method}, {recipe.training['steps']} steps) in {run_dir}; "
@@ -248,7 +244,7 @@ def train_command(args):
     if plan.distributed:
         print(f"data-parallel training: {plan.describe()}")
     model, progress, recipe_data = run.train(recipe, run_dir, verbose=0 if args.quiet else 1,
-                                             tensorboard=not args.no_tensorboard)
+                                             tensorboard=not args.no_tensorboard, plan=plan)
     if not plan.is_chief:
         print(f"trained; host {plan.host} leaves the preset to host 0")
         return

@@ -113,6 +113,24 @@ def test_a_run_folder_without_a_checkpoint_takes_the_corrected_recipe(recipe_fil
     assert recipes.load_recipe(os.path.join(run, "recipe.toml")).dataset["root"] == "/data/moved"
 
 
+def test_a_users_own_recipe_toml_is_never_replaced(recipe_file, tmp_path):
+    # A folder holding only the user's recipe.toml looks like a run that never started,
+    # but keras-v2v did not record it: a different recipe is refused and the file kept.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    recipe = recipes.load_recipe(recipe_file)
+    mine = recipe.replace(model={"filters": 3})
+    recipes.save_recipe(mine, str(folder / "recipe.toml"))
+    before = (folder / "recipe.toml").read_bytes()
+    with pytest.raises(recipes.RecipeError, match="different recipe"):
+        recipes.check_run_dir(recipe, str(folder))
+    # Nor is it rewritten when only the data root differs.
+    recipes.check_run_dir(mine.replace(dataset={"root": "/data/elsewhere"}), str(folder))
+    assert (folder / "recipe.toml").read_bytes() == before
+    with pytest.raises(recipes.RecipeError, match="--run-dir is empty"):
+        recipes.check_run_dir(recipe, "")
+
+
 def test_a_wrong_data_root_does_not_block_the_corrected_command(tmp_path, capsys):
     recipe = os.path.join(os.path.dirname(os.path.dirname(__file__)), "zoo", "gta-seg2rgb-3d", "recipe.toml")
     run = str(tmp_path / "run")

@@ -150,10 +150,10 @@ def _jax_data_parallel(plan):
     if plan.devices > 1:
         try:
             # On a CPU-only host this gives N virtual devices; it must precede JAX's first device use.
-            jax.config.update("jax_num_cpu_devices", max(plan.devices, 1))
+            jax.config.update("jax_num_cpu_devices", plan.devices)
         except (RuntimeError, ValueError):
             pass  # the backend is up already; the count check below explains what to do
-    if plan.hosts > 1 and not _jax_distributed_is_up(jax):
+    if plan.hosts > 1 and not jax.distributed.is_initialized():
         keras.distribution.initialize()  # reads KERAS_DISTRIBUTION_*; JAX uses gloo collectives on CPU
     by_host = {}
     for device in jax.devices():
@@ -171,10 +171,6 @@ def _jax_data_parallel(plan):
     chosen = [f"{d.platform}:{d.id}" for index in sorted(by_host) for d in by_host[index][: plan.devices]]
     # Each host feeds its own rows (`host_batches`), so Keras must not shard the data again.
     return keras.distribution.DataParallel(devices=chosen, auto_shard_dataset=False)
-
-
-def _jax_distributed_is_up(jax):
-    return jax.distributed.is_initialized()
 
 
 # ------------------------------------------------------------ TensorFlow

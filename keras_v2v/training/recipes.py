@@ -274,10 +274,17 @@ def _what_training_sees(recipe):
     return {"method": recipe.method, "dataset": dataset, "model": recipe.model, "training": training}
 
 
-def _has_checkpoint(run_dir):
-    # resumable.py's names (checkpoint-NNNNNNN.keras, the older checkpoint.keras); not imported
-    # from there because it loads Keras.
-    return any(name.startswith("checkpoint") and name.endswith(".keras") for name in os.listdir(run_dir))
+# First line of the recipe a run folder records: only a file with it may be rewritten.
+RUN_RECORD_MARK = "# recorded by keras-v2v train for this run folder\n"
+
+
+def _record(recipe, recorded):
+    write_text(recorded, RUN_RECORD_MARK + recipe.to_toml())
+
+
+def _is_our_record(recorded):
+    with open(recorded, encoding="utf-8") as handle:
+        return handle.readline() == RUN_RECORD_MARK
 
 
 def check_run_dir(recipe, run_dir, record=True):
@@ -288,8 +295,11 @@ def check_run_dir(recipe, run_dir, record=True):
     `record=False` (the other hosts of a multi-host run, which share the chief's
     folder) only compares with a recorded recipe: no writes, and no verdict on a
     folder the chief may be writing into this moment. Returns a notice when a
-    folder without any checkpoint had another recipe recorded (now replaced).
+    folder holding only a recipe this function recorded had another recipe
+    (now replaced).
     """
+    if not os.fspath(run_dir):
+        raise RecipeError("--run-dir is empty; name a folder for the run")
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise RecipeError(f"--run-dir {run_dir} is a file; name a folder for the run")
     recorded = os.path.join(run_dir, "recipe.toml")
@@ -301,18 +311,20 @@ def check_run_dir(recipe, run_dir, record=True):
         previous, current = _what_training_sees(previous_recipe), _what_training_sees(recipe)
         if previous != current:
             changed = [k for k in current if current[k] != previous[k]]
-            if record and not _has_checkpoint(run_dir):
-                # A start that was refused or stopped before its first checkpoint: nothing to resume.
-                save_recipe(recipe, recorded)
+            if record and os.listdir(run_dir) == ["recipe.toml"] and _is_our_record(recorded):
+                # A start refused after recording its recipe (a wrong data root, say): nothing
+                # else was written, so nothing is lost.
+                _record(recipe, recorded)
                 return (f"{run_dir} recorded a different recipe ({', '.join(changed)}) but holds no checkpoint "
-                        "yet, so this recipe replaces it")
+                        "yet (nothing but that record), so this recipe replaces it")
             raise RecipeError(
                 f"{run_dir} holds a run of a different recipe ({', '.join(changed)} differ from {recorded}); "
                 "use another --run-dir, or delete that folder to start over."
             )
-        if record and previous_recipe.dataset.get("root") != recipe.dataset.get("root"):
-            save_recipe(recipe, recorded)  # the data moved: record where it is now
+        if (record and previous_recipe.dataset.get("root") != recipe.dataset.get("root")
+                and _is_our_record(recorded)):
+            _record(recipe, recorded)  # the data moved: record where it is now
     elif record:
         os.makedirs(run_dir, exist_ok=True)
-        save_recipe(recipe, recorded)
+        _record(recipe, recorded)
     return None

@@ -65,18 +65,29 @@ def tensorboard_callback(log_dir, first_step=0, every=10):
     return StepTensorBoard(log_dir, first_step=first_step, every=every)
 
 
-def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None):
+def prepare(recipe, run_dir):
+    """Checks devices and batch, then records the recipe in `run_dir`. Returns (plan, notice).
+
+    In this order so that a refused start leaves no recipe behind that the corrected
+    command would be refused against; `notice` says when a recorded recipe was replaced.
+    """
+    plan = distribution.make_plan(recipe.distribution["devices"])
+    plan.check_batch(pipeline.batch_size(recipe))
+    return plan, check_run_dir(recipe, run_dir, record=plan.is_chief)
+
+
+def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None, plan=None):
     """Trains (or resumes) `recipe` in `run_dir`. Returns (model, progress, recipe_data).
 
     `recipe_data`: the recipe's data when the caller already has it (`load_data(recipe)`).
     The recipe's [distribution] table picks the devices (`keras_v2v.training.distribution`);
     after a data-parallel run the returned model is the last checkpoint on one device.
+    `plan`: what `prepare(recipe, run_dir)` returned, when the caller ran it already.
     """
-    plan = distribution.make_plan(recipe.distribution["devices"])
-    plan.check_batch(pipeline.batch_size(recipe))
-    notice = check_run_dir(recipe, run_dir, record=plan.is_chief)
-    if notice and verbose:
-        print(notice)
+    if plan is None:
+        plan, notice = prepare(recipe, run_dir)
+        if notice and verbose:
+            print(notice)
     # Devices first: TensorFlow splits a CPU into devices only before its first operation
     # (the TensorBoard writer is one).
     with distribution.scope(plan):
