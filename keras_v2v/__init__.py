@@ -28,6 +28,7 @@ _PUBLIC = {
     "cyclegan_2d": "keras_v2v.models",
     "cyclegan_3d": "keras_v2v.models",
     "HistoryPool": "keras_v2v.models",
+    "inflate": "keras_v2v.models",
     "HoldThenLinearDecay": "keras_v2v.models",
     "InstanceNormalization": "keras_v2v.models",
     "ReflectionPadding": "keras_v2v.models",

@@ -6,6 +6,7 @@ keras-v2v layer, schedule and model with Keras' serialization, which is what
 """
 
 from keras_v2v.models.cyclegan import CycleGAN, cyclegan_2d, cyclegan_3d
+from keras_v2v.models.inflate import inflate
 from keras_v2v.models.layers import (
     CropToReference,
     InstanceNormalization,
@@ -23,6 +24,7 @@ __all__ = [
     "CycleGAN",
     "cyclegan_2d",
     "cyclegan_3d",
+    "inflate",
     "CropToReference",
     "InstanceNormalization",
     "PadToValidSize",

@@ -143,6 +143,7 @@ def patchgan_discriminator(
     kernel_size=4,
     temporal_kernel_size=3,
     temporal_stride=True,
+    norm="clip",
     dtype=None,
     name="discriminator",
 ):
@@ -157,8 +158,11 @@ def patchgan_discriminator(
     Args:
         num_layers: stride-2 layers (3 gives the 70x70 receptive field).
         temporal_stride: rank 3 only; stride 2 over time in the stride-2 layers.
+        norm: rank 3 only; "clip" or "frame" instance norm (see `resnet_generator`).
     """
     _check_rank(rank)
+    if norm not in ("clip", "frame"):
+        raise ValueError(f"`norm` must be 'clip' or 'frame', got {norm!r}.")
     spatial_kernel = (kernel_size,) * 2
     kernel = spatial_kernel if rank == 2 else (temporal_kernel_size,) + spatial_kernel
     pad = tuple(1 for _ in kernel)
@@ -173,7 +177,7 @@ def patchgan_discriminator(
         x = pad_cls(pad, dtype=dtype, name=f"layer{i}_pad")(x)
         x = conv_layer(rank, width, kernel, strides, dtype=dtype, name=f"layer{i}_conv")(x)
         if i > 0:
-            x = InstanceNormalization(dtype=dtype, name=f"layer{i}_norm")(x)
+            x = InstanceNormalization(per_frame=norm == "frame", dtype=dtype, name=f"layer{i}_norm")(x)
         x = keras.layers.LeakyReLU(0.2, dtype=dtype, name=f"layer{i}_lrelu")(x)
         width = min(width * 2, filters * 8)
     x = pad_cls(pad, dtype=dtype, name="logits_pad")(x)
