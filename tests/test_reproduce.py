@@ -69,9 +69,13 @@ def test_reproduce_smoke_writes_report_json_and_samples(tmp_path, capsys):
                        "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(out)])
     assert status == 0
     record = json.loads((out / "table2.json").read_text())
-    assert set(record["results"]) == {"3d", "2d-const", "copy input"}
+    assert set(record["results"]) == {"3d", "2d-const", "copy input", "frozen truth frame"}
     for result in record["results"].values():
         assert np.isfinite(result["metrics"]["L"])
+        assert {"warping_error", "unwarped_error", "tof", "motion_corr", "motion_ratio"} <= set(result["metrics"])
+    # A still image is "steady" and follows none of the input's motion; the report says both.
+    frozen = record["results"]["frozen truth frame"]["metrics"]
+    assert frozen["unwarped_error"] == 0 and frozen["motion_ratio"] == 0
     report = (out / "table2.md").read_text()
     assert "| 3d |" in report and "Paper (as printed)" in report and "27.210" in report
     strip = data.video_io.read_image(str(out / "table2_samples.png"))

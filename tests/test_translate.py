@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_v2v.models import inference
 from keras_v2v.models.inference import tent_weights, window_starts
 
 from helpers import tiny_2d, tiny_3d
@@ -39,7 +40,23 @@ def test_3d_translate_float_and_batch_inputs(model_3d, rng):
 def test_windowed_translation_equals_the_network_inside_one_window(model_3d, rng):
     video = rng.uniform(0, 1, (8, 16, 16, 3)).astype("float32")
     direct = keras.ops.convert_to_numpy(model_3d.generator_a2b(video[None] * 2 - 1))[0]
-    np.testing.assert_allclose(model_3d.translate(video), (direct + 1) / 2, atol=1e-5)
+    np.testing.assert_allclose(model_3d.translate(video, overlap=0), (direct + 1) / 2, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [8, 13, 40])
+def test_first_and_last_frames_are_translated_inside_a_window_not_at_its_edge(frames):
+    # A stand-in network whose output is each frame's position in its window (0 = first, 1 = last).
+    def position(batch):
+        depth = batch.shape[1]
+        where = np.linspace(-1, 1, depth, dtype=np.float32)[None, :, None, None, None]
+        return np.broadcast_to(where, batch.shape).copy()
+
+    video = np.zeros((frames, 4, 4, 1), np.float32)
+    out = inference.translate(position, video, rank=3, channels=1, window=8, batch_size=3)[:, 0, 0, 0]
+    # Every frame, the first and the last included, is blended from windows that see it near their middle.
+    assert out.shape == (frames,)
+    assert 0.3 < out[0] < 0.7 and 0.3 < out[-1] < 0.7
+    assert np.all((out > 0.25) & (out < 0.75))
 
 
 def test_batch_size_does_not_change_the_result(model_3d, rng):

@@ -5,6 +5,10 @@
 * ``handmade_street_seg.mp4``: a street segmentation clip in the street palette, 64x112, 24
   frames: a road trapezoid, sidewalks, two building blocks, a tree, a pole, lane dashes
   sliding towards the camera and a car crossing from right to left.
+* ``handmade_digit_curve.mp4``: a hand-drawn "4", 64x64, 32 frames, on a curved path (a
+  parabola) that is slow for its first half and three times faster after.
+* ``handmade_street_car.mp4``: a still street (segmentation palette, 64x112, 24 frames) that a
+  car crosses from left to right at 6 px a frame: the only thing that moves.
 
 Rerun:  python examples/media/make_handmade.py
 """
@@ -22,6 +26,7 @@ from keras_v2v.data.street_scene import CLASS_COLOURS  # noqa: E402
 from keras_v2v.data.street_scene import BUILDING, CAR, LANE, POLE, ROAD, SIDEWALK, SKY, VEGETATION  # noqa: E402
 
 # A "2" as a pen would draw it, in a 24x24 box (x, y).
+FOUR = np.array([(15, 2), (3, 15), (21, 15), (999, 999), (15, 2), (15, 23)], float)
 TWO = np.array([(4, 7), (7, 3), (12, 2), (17, 3), (19, 7), (18, 11), (13, 15), (7, 19), (4, 22), (20, 22)], float)
 
 
@@ -30,6 +35,8 @@ def stroke(size, points, width=2.2):
     yy, xx = np.mgrid[0:size, 0:size].astype(float)
     distance = np.full((size, size), np.inf)
     for (x0, y0), (x1, y1) in zip(points[:-1], points[1:]):
+        if max(x0, x1) > 900:  # (999, 999) lifts the pen
+            continue
         dx, dy = x1 - x0, y1 - y0
         t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / (dx * dx + dy * dy), 0, 1)
         distance = np.minimum(distance, np.hypot(xx - x0 - t * dx, yy - y0 - t * dy))
@@ -43,6 +50,33 @@ def digit_clip(frames=32, size=64):
         offset = np.array([size / 2 - 12 + 14 * np.cos(angle), size / 2 - 12 + 14 * np.sin(angle)])
         clip[t] = stroke(size, TWO * 1.2 + offset)[..., None]
     return clip
+
+
+def curved_digit_clip(frames=32, size=64):
+    """A "4" along a parabola: a quarter of the way in the first half of the clip, the rest after."""
+    clip = np.zeros((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        u = t / (frames - 1)
+        along = 0.5 * u if u < 0.5 else 0.25 + 1.5 * (u - 0.5)  # speed x3 at mid-clip
+        x = 4 + 34 * along
+        y = 30 - 26 * (2 * along - 1) ** 2 + 4
+        clip[t] = stroke(size, FOUR + np.array([x, y]) - np.array([0, 8]))[..., None]
+    return clip
+
+
+def crossing_car_clip(frames=24, height=64, width=112):
+    yy, xx = np.mgrid[0:height, 0:width]
+    horizon = 26
+    scene = np.full((height, width), SKY)
+    scene[yy >= horizon] = SIDEWALK
+    scene[(yy >= horizon + 8) & (yy < height - 6)] = ROAD
+    scene[(yy < horizon) & (yy > 6) & ((xx < 34) | (xx > 80))] = BUILDING
+    scene[(xx - 56) ** 2 + (yy - 16) ** 2 < 50] = VEGETATION
+    labels = np.repeat(scene[None], frames, axis=0)
+    for t in range(frames):
+        car_x = -20 + 6 * t
+        labels[t][(yy >= 38) & (yy < 52) & (xx >= car_x) & (xx < car_x + 26)] = CAR
+    return CLASS_COLOURS[labels]
 
 
 def street_clip(frames=24, height=64, width=112):
@@ -70,7 +104,9 @@ def street_clip(frames=24, height=64, width=112):
 
 
 def main():
-    for name, clip in (("handmade_digit.mp4", digit_clip()), ("handmade_street_seg.mp4", street_clip())):
+    clips = (("handmade_digit.mp4", digit_clip()), ("handmade_street_seg.mp4", street_clip()),
+             ("handmade_digit_curve.mp4", curved_digit_clip()), ("handmade_street_car.mp4", crossing_car_clip()))
+    for name, clip in clips:
         path = os.path.join(HERE, name)
         data.write_video(path, clip, fps=8)
         print(f"wrote {path} {clip.shape} ({os.path.getsize(path):,} bytes)")

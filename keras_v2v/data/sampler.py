@@ -20,6 +20,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_v2v.data.flow import flow_pairs
 from keras_v2v.data.sources import as_source
 from keras_v2v.data.resize import resize_frames
 
@@ -121,6 +122,10 @@ class UnpairedVideoDataset(keras.utils.PyDataset):
             sequence or clip (per frame in "random").
         steps_per_epoch: batches per epoch; None means enough batches to see
             the larger domain's frame count once.
+        flows: "clips" mode only; each item is then a dict with "a", "b" and
+            the optical flow of every clip with its visibility masks ("flow_a",
+            "mask_a", "flow_b", "mask_b": (N, L-1, H, W, 2) and (N, L-1, H, W, 1)),
+            for the warping loss (`CycleGAN.compile(lambda_warp=...)`).
         seed: base seed; item ``i`` of epoch ``e`` uses
             ``np.random.default_rng((seed, e, i, side))``.
         workers, use_multiprocessing, max_queue_size: see ``keras.utils.PyDataset``.
@@ -141,6 +146,7 @@ class UnpairedVideoDataset(keras.utils.PyDataset):
         flip=True,
         steps_per_epoch=None,
         seed=0,
+        flows=False,
         workers=1,
         use_multiprocessing=False,
         max_queue_size=10,
@@ -170,6 +176,9 @@ class UnpairedVideoDataset(keras.utils.PyDataset):
         self.resize = _pair(resize, "resize")
         self.flip = bool(flip)
         self.seed = int(seed)
+        self.flows = bool(flows)
+        if self.flows and mode != "clips":
+            raise ValueError(f"UnpairedVideoDataset: flows=True needs mode='clips', got mode={mode!r}")
         self.epoch = 0
 
         window = {"random": 1, "sequential": self.batch_size, "clips": self.clip_length}[mode]
@@ -209,10 +218,17 @@ class UnpairedVideoDataset(keras.utils.PyDataset):
             raise IndexError(
                 f"UnpairedVideoDataset: index {index} out of range [0, {self.steps_per_epoch})"
             )
-        return (
-            self._batch(self._a, np.random.default_rng((self.seed, self.epoch, index, 0))),
-            self._batch(self._b, np.random.default_rng((self.seed, self.epoch, index, 1))),
-        )
+        a = self._batch(self._a, np.random.default_rng((self.seed, self.epoch, index, 0)))
+        b = self._batch(self._b, np.random.default_rng((self.seed, self.epoch, index, 1)))
+        if not self.flows:
+            return a, b
+        item = {"a": a, "b": b}
+        for side, clips in (("a", a), ("b", b)):
+            # Flow of what the model sees (after resize, crop and flip), on [0, 1] frames.
+            pairs = [flow_pairs((clip + 1.0) * 0.5) for clip in clips]
+            item[f"flow_{side}"] = np.stack([f for f, _ in pairs])
+            item[f"mask_{side}"] = np.stack([m for _, m in pairs])[..., None].astype(np.float32)
+        return item
 
     def _window(self, domain, rng, video, start):
         """Read ``domain.window`` frames and apply resize, crop, flip, scaling."""

@@ -7,6 +7,15 @@ turns a model and a held-out split into the numbers a model card reports.
 """
 
 from keras_v2v.evaluation.arrays import DEFAULT_THRESHOLD, as_unit_float, summary
+from keras_v2v.evaluation.baselines import class_prior, class_prior_videos, copy_input, frozen_first_frame
+from keras_v2v.evaluation.motion import (
+    evaluate_motion,
+    motion_correlation,
+    motion_ratio,
+    tof,
+    unwarped_error,
+    warping_error,
+)
 from keras_v2v.evaluation.paper import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE4, PAPER_TABLE4_GARBLED
 from keras_v2v.evaluation.scoring import (
     TASK_METRICS,
@@ -62,6 +71,16 @@ TABLE_METRICS = {
 }
 
 __all__ = [
+    "class_prior",
+    "class_prior_videos",
+    "copy_input",
+    "evaluate_motion",
+    "frozen_first_frame",
+    "motion_correlation",
+    "motion_ratio",
+    "tof",
+    "unwarped_error",
+    "warping_error",
     "PAPER_TABLE1",
     "PAPER_TABLE2",
     "PAPER_TABLE4",

@@ -12,6 +12,7 @@ import platform
 
 import numpy as np
 
+from keras_v2v.evaluation.motion import evaluate_motion
 from keras_v2v.evaluation.table1 import evaluate_table1
 from keras_v2v.evaluation.table2 import evaluate_table2
 from keras_v2v.evaluation.table4 import evaluate_table4
@@ -46,15 +47,24 @@ def translate_all(model, videos, direction, batch_size=4):
     return np.stack([model.translate(v, direction=direction, batch_size=batch_size) for v in videos])
 
 
-def score(generator, predictions, test):
-    """The dataset's metrics of `predictions` against the paired ground truth of `test`."""
+def score(generator, predictions, test, motion=True):
+    """The dataset's metrics of `predictions` against the paired ground truth of `test`.
+
+    With `motion` (needs OpenCV) the motion-aware temporal metrics are added
+    (`keras_v2v.evaluation.motion`): flow on the translated input, tOF against the truth.
+    """
     from keras_v2v.data import street
 
     if generator in ("volumetric_mnist", "head_phantoms"):
-        return evaluate_table2(predictions, test.b)
-    if generator == "coloured_moving_mnist":
-        return evaluate_table1(predictions, test.b)
-    return evaluate_table4(predictions, test.extras["class_maps"], street.CLASS_COLOURS)
+        values = evaluate_table2(predictions, test.b)
+    elif generator == "coloured_moving_mnist":
+        values = evaluate_table1(predictions, test.b)
+    else:
+        values = evaluate_table4(predictions, test.extras["class_maps"], street.CLASS_COLOURS)
+    if motion:
+        inputs, truth = (test.a, test.b) if task_metric(generator).direction == "a2b" else (test.b, test.a)
+        values.update(evaluate_motion(predictions, inputs, truth))
+    return values
 
 
 def evaluate(model, generator, test, max_videos=None):
@@ -73,6 +83,12 @@ def _take(test, n):
     """The first n pairs of a PairedVideoSet (extras too)."""
     extras = {k: v[:n] for k, v in (test.extras or {}).items()}
     return dataclasses.replace(test, a=test.a[:n], b=test.b[:n], extras=extras)
+
+
+def _take_one(test, i):
+    """Pair i of a PairedVideoSet, as a set of one."""
+    extras = {k: v[i:i + 1] for k, v in (test.extras or {}).items()}
+    return dataclasses.replace(test, a=test.a[i:i + 1], b=test.b[i:i + 1], extras=extras)
 
 
 def machine_description():

@@ -24,12 +24,14 @@ METRIC_NAMES = (
     "cycle_loss",
     "identity_loss",
     "temporal_loss",
+    "warp_loss",
     "adv_a2b",
     "adv_b2a",
     "d_a_loss",
     "d_b_loss",
 )
 DIRECTIONS = ("a2b", "b2a")
+MOTION_KEYS = ("flow_a", "mask_a", "flow_b", "mask_b")
 
 
 def _default_optimizer():
@@ -120,6 +122,7 @@ class CycleGAN(BackendTrainer, keras.Model):
         lambda_cycle=10.0,
         lambda_identity=0.5,
         lambda_temporal=0.0,
+        lambda_warp=0.0,
         pool_size=50,
         seed=None,
         **kwargs,
@@ -138,6 +141,11 @@ class CycleGAN(BackendTrainer, keras.Model):
                 different channel counts.
             lambda_temporal: weight of the "const" penalty (eq. 2) on
                 consecutive frames of a sequential batch (2D) or of a clip (3D).
+                It rewards a still output; `lambda_warp` does not.
+            lambda_warp: weight of the warping loss (`losses.warp_loss`, 3D only): each
+                output frame warped along the *input's* optical flow onto the next.
+                Batches must then carry the flows: dicts with "flow_a", "mask_a",
+                "flow_b", "mask_b" (`UnpairedVideoDataset(..., flows=True)` makes them).
             pool_size: history pool size per domain; 0 disables it.
             seed: seeds the pool's sampling.
             **kwargs: passed to `keras.Model.compile` (run_eagerly,
@@ -161,6 +169,7 @@ class CycleGAN(BackendTrainer, keras.Model):
             ("lambda_cycle", lambda_cycle),
             ("lambda_identity", lambda_identity),
             ("lambda_temporal", lambda_temporal),
+            ("lambda_warp", lambda_warp),
             ("pool_size", pool_size),
         ):
             if value < 0:
@@ -175,6 +184,7 @@ class CycleGAN(BackendTrainer, keras.Model):
             "lambda_cycle": float(lambda_cycle),
             "lambda_identity": float(lambda_identity),
             "lambda_temporal": float(lambda_temporal),
+            "lambda_warp": float(lambda_warp),
             "pool_size": int(pool_size),
             "seed": seed,
         }
@@ -234,13 +244,14 @@ class CycleGAN(BackendTrainer, keras.Model):
             raise RuntimeError("Call `compile()` before training or evaluating the CycleGAN.")
 
     def _unpack(self, data):
-        """(a, b) batches from what fit/evaluate hand to train_step."""
+        """(a, b, motion) from what fit/evaluate hand to train_step; motion: the input flows or None."""
         if isinstance(data, dict):
-            return data["a"], data["b"]
+            motion = {k: data[k] for k in MOTION_KEYS if k in data}
+            return data["a"], data["b"], motion or None
         while isinstance(data, (tuple, list)) and len(data) == 1:
             data = data[0]
         if isinstance(data, (tuple, list)) and len(data) >= 2:
-            return data[0], data[1]
+            return data[0], data[1], None
         raise ValueError(
             "CycleGAN expects each batch to be a pair (a_batch, b_batch) or a dict "
             f"with keys 'a' and 'b'; got {type(data).__name__}."
@@ -250,8 +261,11 @@ class CycleGAN(BackendTrainer, keras.Model):
         # 2D sequential batches hold consecutive frames along the batch axis.
         return 0 if self.rank == 2 else 1
 
-    def generator_objective(self, a, b, training=True):
-        """Generators' total loss, logs, and this step's fakes (fake_a, fake_b)."""
+    def generator_objective(self, a, b, training=True, motion=None):
+        """Generators' total loss, logs, and this step's fakes (fake_a, fake_b).
+
+        `motion`: the input clips' flows and visibility masks (see `compile(lambda_warp=...)`).
+        """
         cfg = self.loss_config
         gan = cfg["gan_loss"]
         fake_b = self.generator_a2b(a, training=training)
@@ -261,7 +275,7 @@ class CycleGAN(BackendTrainer, keras.Model):
         adv_a2b = losses.generator_adversarial_loss(self.discriminator_b(fake_b, training=training), gan)
         adv_b2a = losses.generator_adversarial_loss(self.discriminator_a(fake_a, training=training), gan)
         zero = ops.zeros((), "float32")
-        identity = temporal = zero
+        identity = temporal = warped = zero
         if cfg["lambda_identity"]:
             identity = losses.l1_loss(self.generator_a2b(b, training=training), b)
             identity = identity + losses.l1_loss(self.generator_b2a(a, training=training), a)
@@ -273,18 +287,27 @@ class CycleGAN(BackendTrainer, keras.Model):
                 # frame pairs across the split count, as on one device.
                 seq_a, seq_b = self.gather_replicas(fake_a), self.gather_replicas(fake_b)
             temporal = losses.temporal_penalty(seq_b, axis) + losses.temporal_penalty(seq_a, axis)
+        if cfg.get("lambda_warp"):
+            if self.rank != 3 or not motion:
+                raise ValueError("lambda_warp > 0 needs a 3D model and batches carrying the input flows "
+                                 "(dicts with flow_a, mask_a, flow_b, mask_b: UnpairedVideoDataset(flows=True))")
+            # fake_b follows a's motion, fake_a follows b's.
+            warped = (losses.warp_loss(fake_b, motion["flow_a"], motion["mask_a"])
+                      + losses.warp_loss(fake_a, motion["flow_b"], motion["mask_b"]))
         total = (
             adv_a2b
             + adv_b2a
             + cfg["lambda_cycle"] * cycle
             + cfg["lambda_cycle"] * cfg["lambda_identity"] * identity
             + cfg["lambda_temporal"] * temporal
+            + cfg.get("lambda_warp", 0.0) * warped
         )
         logs = {
             "g_loss": total,
             "cycle_loss": cycle,
             "identity_loss": identity,
             "temporal_loss": temporal,
+            "warp_loss": warped,
             "adv_a2b": adv_a2b,
             "adv_b2a": adv_b2a,
         }
@@ -317,9 +340,9 @@ class CycleGAN(BackendTrainer, keras.Model):
         )
         return d_a + d_b, {"d_loss": d_a + d_b, "d_a_loss": d_a, "d_b_loss": d_b}
 
-    def evaluation_logs(self, a, b):
+    def evaluation_logs(self, a, b, motion=None):
         """All losses without updating anything (validation)."""
-        _, g_logs, fake_a, fake_b = self.generator_objective(a, b, training=False)
+        _, g_logs, fake_a, fake_b = self.generator_objective(a, b, training=False, motion=motion)
         _, d_logs = self.discriminator_objective(a, b, fake_a, fake_b, training=False)
         return {**g_logs, **d_logs}
 

@@ -3,8 +3,11 @@
 3D models see a fixed number of frames at a time. A longer video is covered
 by overlapping windows; each window's output is weighted by a tent that is
 highest in its middle (where the network saw most context) and the weighted
-outputs are averaged, so there are no seams. Shorter videos are mirrored in
-time up to one window and cropped back.
+outputs are averaged, so there are no seams. The video is first mirrored in
+time by half a window at both ends, so its first and last frames also sit in
+the middle of a window rather than at an edge (where a 3D network sees only
+one side and its output freezes). Shorter videos are mirrored in time up to
+one window and cropped back.
 """
 
 import numpy as np
@@ -148,6 +151,33 @@ def _windowed(generate, video, window, overlap, batch_size, progress):
     overlap = window // 2 if overlap is None else int(overlap)
     if not 0 <= overlap < window:
         raise ValueError(f"`overlap` must be in [0, window={window}), got {overlap}.")
+    margin = min(window // 2, num_frames - 1) if overlap else 0
+    chunks = _windows(generate, video, window, overlap, batch_size, progress, margin)
+    yield from _trimmed(chunks, margin, num_frames) if margin else chunks
+
+
+def _mirrored(num_frames, margin):
+    """Frame indices of the video mirrored in time by `margin` frames each side, edge frame not repeated."""
+    index = np.abs(np.arange(-margin, num_frames + margin))
+    return np.where(index >= num_frames, 2 * (num_frames - 1) - index, index)
+
+
+def _trimmed(chunks, skip, keep):
+    """The frames [skip, skip + keep) of a stream of (frames, ...) chunks."""
+    for chunk in chunks:
+        cut = min(skip, len(chunk))
+        chunk, skip = chunk[cut:], skip - cut
+        if keep <= 0:
+            continue
+        if len(chunk):
+            yield chunk[:keep]
+            keep -= len(chunk[:keep])
+
+
+def _windows(generate, video, window, overlap, batch_size, progress, margin=0):
+    """Tent-blended overlapping windows over the video mirrored by `margin` frames (indexed, not copied)."""
+    frame_index = _mirrored(len(video), margin)
+    num_frames = len(frame_index)
     starts = window_starts(num_frames, window, overlap)
     weights = tent_weights(window)[:, None, None, None]
     # Rolling buffers over frames [emitted, emitted + len(buffer)): bounded
@@ -156,7 +186,7 @@ def _windowed(generate, video, window, overlap, batch_size, progress):
     emitted = 0
     for first in range(0, len(starts), batch_size):
         batch_starts = starts[first : first + batch_size]
-        clips = np.stack([_to_model_range(video[s : s + window]) for s in batch_starts])
+        clips = np.stack([_to_model_range(video[frame_index[s : s + window]]) for s in batch_starts])
         outputs = _full_batch(generate, clips, min(batch_size, len(starts)))
         end = batch_starts[-1] + window
         if accumulated is None:

@@ -18,6 +18,11 @@ from keras_v2v.training.resumable import read_progress
 from keras_v2v.utils import files
 
 WIDE = {"filters": 16, "discriminator_filters": 16}
+# The bundled 2D-random preset each table's inflated variants start from (its medium-budget sibling).
+SIBLING = "<the table's 2d-random preset>"
+SIBLINGS = {"table1": "mnist-colorize-2d-random", "table2": "vmnist-sph2sand-2d-random",
+            "table4": "street-seg2rgb-2d-random"}
+INFLATED = {"init_from": SIBLING, "clip_length": 8}
 
 # name: (method, {section: {key: value}}, what it tests)
 VARIANTS = {
@@ -49,6 +54,14 @@ VARIANTS = {
                                                "training": {"lambda_temporal": 1.0}}, "the three best changes"),
     "width 16, penalty 1, lr decay": ("3d", {"model": WIDE, "training": {"lambda_temporal": 1.0, "lr_decay": True}},
                                       "width, penalty and schedule"),
+    # Started from the trained 2D sibling (keras_v2v.inflate: framewise-equal before training), 300 steps.
+    "inflated 2D sibling": ("3d", {"model": INFLATED, "training": {"steps": 300, "chunk": 50, "lambda_temporal": 0.0}},
+                            "3D generators and critics inflated from the 2D-random preset, then trained as 3D"),
+    "inflated, warp loss 10": ("3d", {"model": INFLATED, "training": {"steps": 300, "chunk": 50, "lambda_temporal": 0.0,
+                                                                      "lambda_warp": 10.0}},
+                               "plus the warping loss along the input's optical flow"),
+    "inflated, warp loss 10, seed 1": ("3d", {"model": INFLATED, "training": {
+        "steps": 300, "chunk": 50, "lambda_temporal": 0.0, "lambda_warp": 10.0, "seed": 1}}, "seed noise of the above"),
 }
 
 
@@ -57,6 +70,8 @@ def variant_recipe(table, budget, name):
     recipe = reproduce.recipe_for(table, budget, method)
     if method != "3d" and "model" in changes:
         raise ValueError(f"ablation {name!r} changes the model of a 2D baseline")
+    if changes.get("model", {}).get("init_from") == SIBLING:
+        changes = {**changes, "model": {**changes["model"], "init_from": SIBLINGS[table]}}
     return recipe.replace(**changes) if changes else recipe
 
 
@@ -81,10 +96,11 @@ def run_variant(table, budget, name, runs_dir, recipe_data, verbose=0):
     return row
 
 
+MOTION = ["warping_error", "motion_corr", "tof"]
 COLUMNS = {
-    "table1": ["shape_l2", "colour_sigma_across_clip", "colour_drift", "relative_flicker", "intensity_mean"],
-    "table2": ["L", "sigma"],
-    "table4": ["pixel_accuracy_denoise0", "transition_l2_denoise0"],
+    "table1": ["shape_l2", "colour_sigma_across_clip", "colour_drift", "intensity_mean", *MOTION],
+    "table2": ["L", "sigma", *MOTION],
+    "table4": ["pixel_accuracy_denoise0", "transition_l2_denoise0", *MOTION],
 }
 
 

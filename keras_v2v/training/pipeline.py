@@ -52,6 +52,8 @@ def load_data(recipe):
 def build_model(recipe, recipe_data):
     """The recipe's CycleGAN; a 2D width of "match-3d" copies the 3D model's parameter count."""
     m = recipe.model
+    if m["init_from"]:
+        return _from_preset(recipe, recipe_data)
     common = dict(channels_b=recipe_data.channels_b, num_blocks=m["num_blocks"],
                   discriminator_layers=m["discriminator_layers"], domains=recipe_data.domains,
                   upsampling=m["upsampling"])
@@ -75,6 +77,31 @@ def build_model(recipe, recipe_data):
                                 target.generator_a2b.count_params())
         disc_filters = filters
     return cyclegan_2d(frame, filters=filters, discriminator_filters=disc_filters, name=name, **common)
+
+
+def _from_preset(recipe, recipe_data):
+    """The recipe's model started from a trained preset: itself (2D) or inflated to 3D (I3D-style)."""
+    from keras_v2v.models.inflate import inflate
+    from keras_v2v.presets import from_pretrained
+
+    m, where = recipe.model, recipe.path or recipe.name
+    base = from_pretrained(m["init_from"])
+    frame = tuple(recipe_data.frame_shape)
+    if base.sample_shape[-1] != frame[-1] or base.channels_b != recipe_data.channels_b:
+        raise RecipeError(
+            f"{where}: [model] init_from = {m['init_from']!r} translates {base.sample_shape[-1]} -> "
+            f"{base.channels_b} channels, but the recipe's data has {frame[-1]} -> {recipe_data.channels_b}")
+    name = "v2v_" + recipe.name.replace("-", "_")
+    if not recipe.is_3d:
+        if base.rank != 2:
+            raise RecipeError(f"{where}: method {recipe.method!r} needs a 2D preset in init_from, "
+                              f"{m['init_from']!r} is {base.rank}D")
+        base.sample_shape = frame
+        return base
+    if base.rank == 3:
+        return base
+    return inflate(base, clip_length=m["clip_length"], temporal_kernel=m["temporal_kernel"],
+                   stem_temporal_kernel=m["stem_temporal_kernel"], name=name)
 
 
 def matched_width(build, target_params, widest=256):
@@ -103,7 +130,8 @@ def compile_model(model, recipe):
 
     model.compile(generator_optimizer=optimizer(), discriminator_optimizer=optimizer(), gan_loss=t["gan_loss"],
                   lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
-                  lambda_temporal=recipe.lambda_temporal, pool_size=t["pool_size"], seed=t["seed"])
+                  lambda_temporal=recipe.lambda_temporal, lambda_warp=t["lambda_warp"],
+                  pool_size=t["pool_size"], seed=t["seed"])
     return model
 
 
@@ -121,4 +149,5 @@ def batches(recipe, recipe_data):
         recipe_data.train_a, recipe_data.train_b, mode=mode, batch_size=batch_size(recipe),
         clip_length=clip_length, crop_size=tuple(crop) if crop else None,
         steps_per_epoch=recipe.training["chunk"], seed=recipe.training["seed"],
+        flows=bool(recipe.training["lambda_warp"]) and recipe.is_3d,
     )

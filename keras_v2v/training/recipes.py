@@ -14,6 +14,9 @@ A recipe has five tables:
     [model]                            # cyclegan_3d / cyclegan_2d arguments
     clip_length = 16                   # frames of a 3D clip; frames per 2D batch
     filters = 8                        # 2D: "match-3d" = width with the 3D model's parameters
+    init_from = "vmnist-sph2sand-2d-random"   # optional: start from a trained preset; a 2D one is
+                                       # inflated for method "3d" (keras_v2v.inflate), and its
+                                       # architecture replaces filters, num_blocks, ...
 
     [training]
     steps = 1500
@@ -49,10 +52,16 @@ MODEL_DEFAULTS = dict(
     clip_length=8, filters=32, num_blocks=6, discriminator_filters=32, discriminator_layers=3,
     temporal_stride=True, stem_kernel_size=7, upsampling="resize", reference_3d_filters=None,
     norm="clip", discriminator_temporal_kernel=3,
+    # Start from a trained preset (name or folder); a 2D one is inflated for method "3d".
+    init_from=None, temporal_kernel=3, stem_temporal_kernel=1,
 )
+# What a preset named in [model] init_from brings with it (its architecture): not set beside it.
+ARCHITECTURE_KEYS = ("filters", "num_blocks", "discriminator_filters", "discriminator_layers", "temporal_stride",
+                     "stem_kernel_size", "upsampling", "reference_3d_filters", "norm",
+                     "discriminator_temporal_kernel")
 TRAINING_DEFAULTS = dict(
     steps=1000, chunk=100, learning_rate=2e-4, beta_1=0.5, gan_loss="lsgan", lambda_cycle=10.0,
-    lambda_identity=0.5, lambda_temporal=None, pool_size=50, seed=0, sample_every=500, crop_size=None,
+    lambda_identity=0.5, lambda_temporal=None, lambda_warp=0.0, pool_size=50, seed=0, sample_every=500, crop_size=None,
     lr_decay=False,
     batch_size=None,  # None: 1 clip (3D), clip_length consecutive or random frames (2D)
 )
@@ -120,12 +129,13 @@ CHECKS = {
         discriminator_filters=_int(1), discriminator_layers=_int(0), temporal_stride=_boolean,
         stem_kernel_size=_int(1), upsampling=_one_of("resize", "transpose"),
         reference_3d_filters=_optional(_int(1)), norm=_one_of("clip", "frame"),
-        discriminator_temporal_kernel=_int(1),
+        discriminator_temporal_kernel=_int(1), init_from=_optional(_text), temporal_kernel=_int(1),
+        stem_temporal_kernel=_int(1),
     ),
     "training": dict(
         steps=_int(1), chunk=_int(1), learning_rate=_number(0, strict=True), beta_1=_number(0, 1),
         gan_loss=_one_of("lsgan", "vanilla"), lambda_cycle=_number(0), lambda_identity=_number(0),
-        lambda_temporal=_optional(_number(0)), pool_size=_int(0), seed=_int(0), sample_every=_int(0),
+        lambda_temporal=_optional(_number(0)), lambda_warp=_number(0), pool_size=_int(0), seed=_int(0), sample_every=_int(0),
         crop_size=_optional(_size_pair), lr_decay=_boolean, batch_size=_optional(_int(1)),
     ),
     "export": dict(
@@ -216,7 +226,10 @@ class Recipe:
             if table == "distribution" and self.distribution == DISTRIBUTION_DEFAULTS:
                 continue  # a saved recipe (a preset's, say) should not pin a device count
             lines += ["", f"[{table}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, table).items() if v is not None]
+            values = getattr(self, table)
+            if table == "model" and values.get("init_from"):
+                values = {k: v for k, v in values.items() if k not in ARCHITECTURE_KEYS}
+            lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
         return "\n".join(lines) + "\n"
 
 
@@ -246,6 +259,13 @@ def load_recipe(path):
     missing = [k for k in ("name", "task", "method", "dataset") if k not in raw]
     if missing:
         raise RecipeError(f"{path}: missing {', '.join(missing)} (a recipe needs name, task, method, [dataset])")
+    model = raw.get("model", {})
+    clashing = [k for k in ARCHITECTURE_KEYS if k in model] if isinstance(model, dict) and model.get("init_from") else []
+    if clashing:
+        raise RecipeError(
+            f"{path}: [model] init_from = {model['init_from']!r} brings its own architecture; remove "
+            f"{', '.join(clashing)} (only clip_length, temporal_kernel and stem_temporal_kernel apply to a model "
+            "started from a preset)")
     unknown = sorted(set(raw) - {"name", "task", "method", "description", *TABLES})
     if unknown:
         raise RecipeError(f"{path}: unknown top-level key(s) {', '.join(unknown)}")

@@ -23,6 +23,7 @@ import numpy as np
 
 from keras_v2v import data, evaluation
 from keras_v2v.utils import files
+from keras_v2v.evaluation import baselines
 from keras_v2v.evaluation import paper as paper_numbers
 from keras_v2v.training import figures, pipeline, recipes, run
 from keras_v2v.training.resumable import latest_checkpoint, read_progress
@@ -230,6 +231,16 @@ def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", 
     # the RGB frames decoded to their nearest palette class).
     results["copy input"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
                              "metrics": evaluation.score(spec.generator, sources, test)}
+    # Trivial baselines the temporal metrics are read against (keras_v2v.evaluation.baselines).
+    truth = test.b if spec.direction == "a2b" else test.a
+    results["frozen truth frame"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
+                                     "metrics": evaluation.score(spec.generator, baselines.frozen_first_frame(truth),
+                                                                 test)}
+    if spec.generator == "synthetic_street":
+        prior = baselines.class_prior(recipe_data.train_a, data.street.CLASS_COLOURS)
+        still = baselines.class_prior_videos(prior, data.street.CLASS_COLOURS, *truth.shape[:2])
+        results["per-pixel class prior"] = {"steps": 0, "train_seconds": 0.0, "generator_parameters": 0,
+                                            "metrics": evaluation.score(spec.generator, still, test)}
     os.makedirs(out_dir, exist_ok=True)
     paper = getattr(paper_numbers, f"PAPER_{name.upper()}", None)
     record = {"table": name, "budget": budget, "machine": evaluation.machine_description(),

@@ -50,11 +50,11 @@ class BackendTrainer:
     def train_step(self, state, data):
         self._check_compiled()
         trainable, non_trainable, optimizer, metrics = state
-        a, b = self._unpack(data)
+        a, b, motion = self._unpack(data)
         g_pos = self._positions(self.generator_variables)
         d_pos = self._positions(self.discriminator_variables)
 
-        g_fn = self._differentiable(lambda: self.generator_objective(a, b), g_pos, state)
+        g_fn = self._differentiable(lambda: self.generator_objective(a, b, motion=motion), g_pos, state)
         (_, (g_logs, (fake_a, fake_b), non_trainable)), g_grads = g_fn(
             [trainable[p] for p in g_pos], non_trainable
         )
@@ -85,14 +85,14 @@ class BackendTrainer:
     def test_step(self, state, data):
         self._check_compiled()
         trainable, non_trainable, metrics = state
-        a, b = self._unpack(data)
+        a, b, motion = self._unpack(data)
         mapping = (
             list(zip(self.trainable_variables, trainable))
             + list(zip(self.non_trainable_variables, non_trainable))
             + list(zip(self.metrics_variables, metrics))
         )
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = self.record(self.evaluation_logs(a, b))
+            logs = self.record(self.evaluation_logs(a, b, motion))
         metrics = [scope.get_current_value(v) for v in self.metrics_variables]
         return logs, (trainable, non_trainable, metrics)
 

@@ -112,7 +112,7 @@ class BackendTrainer:
     # ------------------------------------------------------------- steps
     def train_step(self, data):
         self._check_compiled()
-        a, b = self._unpack(data)
+        a, b, motion = self._unpack(data)
         context = _replica_context()
         replicas = 1
         if context is not None:
@@ -121,7 +121,7 @@ class BackendTrainer:
         optimizer = self.optimizer
         g_vars, d_vars = self.generator_variables, self.discriminator_variables
         with tf.GradientTape() as tape:
-            g_total, g_logs, fake_a, fake_b = self.generator_objective(a, b)
+            g_total, g_logs, fake_a, fake_b = self.generator_objective(a, b, motion=motion)
             scaled = optimizer.scale_loss(g_total / replicas)
         g_grads = tape.gradient(scaled, g_vars)
         fake_a, fake_b = self.pooled_fakes(fake_a, fake_b)
@@ -136,8 +136,8 @@ class BackendTrainer:
 
     def test_step(self, data):
         self._check_compiled()
-        a, b = self._unpack(data)
-        return _across_workers(self.record(self.evaluation_logs(a, b)))
+        a, b, motion = self._unpack(data)
+        return _across_workers(self.record(self.evaluation_logs(a, b, motion)))
 
 
 def compiled_forward(network):

@@ -19,10 +19,10 @@ class BackendTrainer:
 
     def train_step(self, data):
         self._check_compiled()
-        a, b = self._unpack(data)
+        a, b, motion = self._unpack(data)
         optimizer = self.optimizer
         g_vars, d_vars = self.generator_variables, self.discriminator_variables
-        g_total, g_logs, fake_a, fake_b = self.generator_objective(a, b)
+        g_total, g_logs, fake_a, fake_b = self.generator_objective(a, b, motion=motion)
         g_grads = _grads(optimizer.scale_loss(g_total), g_vars)
         fake_a, fake_b = self.pooled_fakes(fake_a, fake_b)
         d_total, d_logs = self.discriminator_objective(a, b, fake_a, fake_b)
@@ -35,9 +35,9 @@ class BackendTrainer:
 
     def test_step(self, data):
         self._check_compiled()
-        a, b = self._unpack(data)
+        a, b, motion = self._unpack(data)
         with torch.no_grad():
-            return self.record(self.evaluation_logs(a, b))
+            return self.record(self.evaluation_logs(a, b, motion))
 
 
 def compiled_forward(network):
