@@ -62,9 +62,9 @@ def test_convert_inflate_gives_a_video_model_equal_frame_by_frame(checkpoints, t
     paths, nets = checkpoints
     out = tmp_path / "video"
     assert cli.main(["convert", paths["A"], paths["B"], str(out), "--inflate", "--clip-length", "4",
-                     "--size", "16", "16", "--discriminators", "fresh"]) == 0
+                     "--size", "32", "32", "--discriminators", "fresh"]) == 0
     model = v2v.from_pretrained(str(out))
-    assert model.rank == 3 and model.sample_shape == (4, 16, 16, 3) and len(model.discriminators) == 2
+    assert model.rank == 3 and model.sample_shape == (4, 32, 32, 3) and len(model.discriminators) == 2
     spec = json.loads((out / "keras_v2v.json").read_text())
     assert spec["method"] == "converted-3d" and "freshly initialised" in spec["limitations"]
     clip = rng.uniform(0, 1, (6, 20, 24, 3)).astype("float32")

@@ -140,16 +140,19 @@ def test_missing_torch_names_the_extra(tmp_path, monkeypatch):
 def test_one_direction_warns_and_mirrors_the_other(tmp_path):
     path = _save(random_reference(ngf=4, n_blocks=1, input_nc=1, output_nc=3), tmp_path / "g.pth")
     with pytest.warns(rc.UntrainedGeneratorWarning, match="freshly initialised"):
-        model = v2v.from_reference_checkpoint(path, discriminators="fresh", input_shape=(16, 24))
+        model = v2v.from_reference_checkpoint(path, discriminators="fresh", input_shape=(16, 24),
+                                              discriminator_layers=2)
     assert model.channels_a == 1 and model.channels_b == 3 and model.sample_shape == (16, 24, 1)
     assert rc.generator_options(model.generator_b2a)["channels"] == 3 and len(model.discriminators) == 2
+    with pytest.raises(ValueError, match="needs frames larger than"):
+        v2v.from_reference_checkpoint(path, discriminators="fresh", input_shape=(16, 24))
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])
 def test_inflated_converted_model_equals_it_frame_by_frame(tmp_path, rng, norm):
     net = random_reference(seed=6, ngf=4, n_blocks=2, norm=norm)
     model = v2v.from_reference_checkpoint(_save(net, tmp_path / "g.pth"), _save(net, tmp_path / "h.pth"),
-                                          input_shape=(16, 16), discriminators="fresh")
+                                          input_shape=(16, 16), discriminators="fresh", discriminator_layers=2)
     video = v2v.inflate(model, clip_length=4)
     assert video.rank == 3 and video.sample_shape == (4, 16, 16, 3)
     clip = rng.uniform(-1, 1, (1, 5, 20, 12, 3)).astype("float32")

@@ -208,7 +208,7 @@ def reference_state_dict(generator):
 
 
 def from_reference_checkpoint(g_a2b="latest_net_G_A.pth", g_b2a=None, input_shape=(256, 256), domains=("a", "b"),
-                              discriminators=None, discriminator_filters=64, dtype=None,
+                              discriminators=None, discriminator_filters=64, discriminator_layers=3, dtype=None,
                               name="cyclegan_2d_reference"):
     """The reference PyTorch CycleGAN's generators as a 2D keras-v2v `CycleGAN`.
 
@@ -222,14 +222,15 @@ def from_reference_checkpoint(g_a2b="latest_net_G_A.pth", g_b2a=None, input_shap
             Translation takes any frame size.
         domains: names of domains A and B.
         discriminators: None (generators only: translation; what the checkpoints hold) or
-            "fresh" (new 70x70 PatchGANs, `discriminator_filters` wide, so that the model can be
-            fine-tuned or inflated and fine-tuned).
+            "fresh" (new PatchGANs, `discriminator_filters` wide with `discriminator_layers`
+            stride-2 layers (3: 70x70 patches), so that the model can be fine-tuned, or inflated
+            and fine-tuned).
 
     Returns:
         A `CycleGAN` whose generators are `reference_resnet_generator`s: its output equals the
         reference's in float32 to about 1e-5 (tests/test_reference_checkpoint.py).
     """
-    from keras_v2v.models.cyclegan import CycleGAN
+    from keras_v2v.models.cyclegan import CycleGAN, _check_discriminator_fits
     from keras_v2v.models.networks import patchgan_discriminator
 
     if discriminators not in (None, "fresh"):
@@ -254,7 +255,8 @@ def from_reference_checkpoint(g_a2b="latest_net_G_A.pth", g_b2a=None, input_shap
     channels_a, channels_b = options["channels"], options["out_channels"]
     critics = [None, None]
     if discriminators == "fresh":
-        critics = [patchgan_discriminator(rank=2, channels=c, filters=discriminator_filters, dtype=dtype,
+        _check_discriminator_fits(tuple(input_shape), discriminator_layers)  # frames too small give empty logits
+        critics = [patchgan_discriminator(rank=2, channels=c, filters=discriminator_filters, num_layers=discriminator_layers, dtype=dtype,
                                           name=f"discriminator_{d}") for c, d in ((channels_a, "a"), (channels_b, "b"))]
     return CycleGAN(a2b, b2a, *critics, input_shape=tuple(int(s) for s in input_shape) + (channels_a,),
                     channels_b=channels_b, domains=tuple(domains), name=name)
