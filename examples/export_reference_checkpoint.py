@@ -105,7 +105,8 @@ def fit_up_steps(source, target, frames):
         for a in (0, 1):
             for b in (0, 1):
                 taps = [(tr, tc, dr, dc) for tr, dr in PHASE_TAPS[a] for tc, dc in PHASE_TAPS[b]]
-                design = np.concatenate([_shifted(x, dr, dc) for _, _, dr, dc in taps], -1).reshape(-1, x.shape[-1] * len(taps))
+                design = np.concatenate([_shifted(x, dr, dc) for _, _, dr, dc in taps], -1)
+                design = design.reshape(-1, x.shape[-1] * len(taps))
                 design = np.concatenate([design, np.ones((len(design), 1), design.dtype)], -1)
                 goal = y[:, a::2, b::2].reshape(-1, y.shape[-1])
                 solution = np.linalg.lstsq(design, goal, rcond=None)[0]

@@ -13,6 +13,9 @@ from keras_v2v.models import reference_checkpoint as rc  # noqa: E402
 
 from reference_torch import ResnetGenerator, random_reference, run_reference  # noqa: E402
 
+# Parity on every backend: CI reruns these on JAX and PyTorch (tests/test_backends.py).
+pytestmark = pytest.mark.multibackend
+
 CONFIGS = [
     dict(n_blocks=6, norm="instance"),
     dict(n_blocks=9, norm="instance"),

@@ -256,7 +256,8 @@ def from_reference_checkpoint(g_a2b="latest_net_G_A.pth", g_b2a=None, input_shap
     critics = [None, None]
     if discriminators == "fresh":
         _check_discriminator_fits(tuple(input_shape), discriminator_layers)  # frames too small give empty logits
-        critics = [patchgan_discriminator(rank=2, channels=c, filters=discriminator_filters, num_layers=discriminator_layers, dtype=dtype,
-                                          name=f"discriminator_{d}") for c, d in ((channels_a, "a"), (channels_b, "b"))]
+        critics = [patchgan_discriminator(rank=2, channels=c, filters=discriminator_filters,
+                                          num_layers=discriminator_layers, dtype=dtype, name=f"discriminator_{d}")
+                   for c, d in ((channels_a, "a"), (channels_b, "b"))]
     return CycleGAN(a2b, b2a, *critics, input_shape=tuple(int(s) for s in input_shape) + (channels_a,),
                     channels_b=channels_b, domains=tuple(domains), name=name)
