@@ -170,3 +170,18 @@ def test_inflated_converted_model_equals_it_frame_by_frame(tmp_path, rng, norm):
 def _save_dict(state, path):
     torch.save(state, str(path))
     return str(path)
+
+
+def test_batch_norm_checkpoint_fine_tunes_on_batch_statistics(rng):
+    """Fit runs the converted BatchNorm2d in training mode (PyTorch's train()): its running statistics move."""
+    from helpers import PairBatches, random_pairs
+
+    net = random_reference(seed=7, ngf=2, n_blocks=1, norm="batch")
+    model = v2v.from_reference_checkpoint(net.state_dict(), net.state_dict(), input_shape=(16, 16),
+                                          discriminators="fresh", discriminator_layers=2)
+    norm = model.generator_a2b.get_layer("stem_norm")
+    before = keras.ops.convert_to_numpy(norm.moving_mean).copy()
+    np.testing.assert_allclose(before, net.state_dict()["model.2.running_mean"].numpy())
+    model.compile(seed=0)
+    model.fit(PairBatches(*random_pairs(rng, 2, (16, 16, 3)), batch_size=2), epochs=1, verbose=0)
+    assert not np.allclose(keras.ops.convert_to_numpy(norm.moving_mean), before)
