@@ -105,6 +105,7 @@ def main(argv=None):
     step, path = newest_checkpoint(args.run_dir)
     if path:
         model = keras.saving.load_model(path)  # networks, optimizer state, loss settings
+        model.run_eagerly = args.run_eagerly  # not part of what a checkpoint stores
         print(f"resuming from step {step} ({path})")
     else:
         model = start(args)
