@@ -29,6 +29,8 @@ _PUBLIC = {
     "cyclegan_3d": "keras_v2v.models",
     "HistoryPool": "keras_v2v.models",
     "inflate": "keras_v2v.models",
+    "from_reference_checkpoint": "keras_v2v.models",
+    "reference_resnet_generator": "keras_v2v.models",
     "HoldThenLinearDecay": "keras_v2v.models",
     "InstanceNormalization": "keras_v2v.models",
     "ReflectionPadding": "keras_v2v.models",

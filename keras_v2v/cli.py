@@ -10,6 +10,7 @@
     keras-v2v space OUT_DIR [--presets NAMES]
     keras-v2v info NAME_OR_FOLDER
     keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
+    keras-v2v convert latest_net_G_A.pth [latest_net_G_B.pth] OUT_DIR [--inflate]
 
 Bad input ends with a one-line message and exit status 2, not a traceback.
 `--help`, `list` and `info` import no Keras backend (the registry and preset
@@ -343,6 +344,24 @@ def export_command(args):
           f"in [-1, 1], {record['domains']['from']} -> {record['domains']['to']}; see export.json)")
 
 
+def convert_command(args):
+    if len(args.paths) not in (2, 3):
+        raise CommandError(f"convert takes G_A.pth [G_B.pth] OUT_DIR, got {len(args.paths)} paths: "
+                           f"{' '.join(args.paths)}")
+    *checkpoints, out = args.paths
+    load_backend()
+    from keras_v2v.models import convert
+
+    folder, model = convert.convert_checkpoint(
+        checkpoints[0], out, g_b2a=checkpoints[1] if len(checkpoints) > 1 else None, inflate=args.inflate,
+        clip_length=args.clip_length, input_shape=tuple(args.size), domains=tuple(args.domains),
+        discriminators=args.discriminators, overwrite=args.overwrite)
+    form = f"3D, clips of {model.sample_shape[0]} frames" if args.inflate else "2D, frame by frame"
+    critics = "fresh discriminators" if model.discriminators else "no discriminators"
+    print(f"wrote {out} ({form}; {critics}; fill in the licence in README.md); try: keras-v2v translate "
+          f"in.mp4 out.mp4 --model {out}")
+
+
 def _int_at_least(lowest, what):
     def parse(text):
         try:
@@ -492,6 +511,19 @@ def build_parser():
                     help="input and compute dtype of the graph (default float32, whatever the training policy)")
     ex.add_argument("--overwrite", action="store_true", help="replace OUT when it is a previous export")
     ex.set_defaults(run=export_command)
+    cv = verbs.add_parser("convert", help="the reference PyTorch CycleGAN's generator checkpoints as a preset folder")
+    cv.add_argument("paths", nargs="+", metavar="G_A.pth [G_B.pth] OUT_DIR",
+                    help="latest_net_G_A.pth (A->B), optionally latest_net_G_B.pth (B->A), then the folder to write")
+    cv.add_argument("--inflate", action="store_true",
+                    help="write a 3D (video) model, framewise-equal to the checkpoints before fine-tuning")
+    cv.add_argument("--clip-length", type=_positive, default=8, help="--inflate: frames per training clip")
+    cv.add_argument("--size", type=_positive, nargs=2, default=(256, 256), metavar=("HEIGHT", "WIDTH"),
+                    help="frame size the checkpoints were trained at (--crop_size; default 256 256)")
+    cv.add_argument("--domains", nargs=2, default=("a", "b"), metavar=("A", "B"), help="names of the two domains")
+    cv.add_argument("--discriminators", choices=("fresh",), default=None,
+                    help="add new, untrained PatchGANs so the preset can be fine-tuned (default: none)")
+    cv.add_argument("--overwrite", action="store_true", help="replace OUT_DIR when it holds a preset")
+    cv.set_defaults(run=convert_command)
     sp = verbs.add_parser("space", help="write a self-contained Hugging Face Space folder for the demo")
     sp.add_argument("out_dir", metavar="OUT_DIR", help="a new or empty folder (or one this command wrote before)")
     sp.add_argument("--presets", default=None, metavar="NAMES",

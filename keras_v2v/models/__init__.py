@@ -18,6 +18,8 @@ from keras_v2v.models.layers import (
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
+from keras_v2v.models.reference import reference_resnet_generator
+from keras_v2v.models.reference_checkpoint import from_reference_checkpoint
 from keras_v2v.models.schedules import HoldThenLinearDecay
 
 __all__ = [
@@ -36,4 +38,6 @@ __all__ = [
     "PairedOptimizer",
     "HistoryPool",
     "HoldThenLinearDecay",
+    "reference_resnet_generator",
+    "from_reference_checkpoint",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 
 from keras_v2v.models.cyclegan import CycleGAN
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.models.reference import generator_options, is_reference_generator, reference_resnet_generator
 
 INITS = ("center", "mean")
 
@@ -88,6 +89,14 @@ def _copy_weights(source, target, init):
 
 def inflate_generator(generator, temporal_kernel=3, stem_temporal_kernel=1, init="center", name=None):
     """A 3D `resnet_generator` holding a 2D one's weights (see `inflate`)."""
+    if is_reference_generator(generator):
+        # A converted reference checkpoint: its own layout (zero-padded strides, PyTorch's transposed conv), in 3D.
+        generator_3d = reference_resnet_generator(
+            rank=3, temporal_kernel=temporal_kernel, stem_temporal_kernel=stem_temporal_kernel,
+            name=name or generator.name, **generator_options(generator),
+        )
+        _copy_weights(generator, generator_3d, init)
+        return generator_3d
     options = _generator_options(generator)
     body, stem = options.pop("body"), options.pop("stem")
     generator_3d = resnet_generator(
