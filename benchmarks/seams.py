@@ -11,6 +11,8 @@ this measures, on held-out clips of the preset's own task (generated at
     in [0, 1] units;
   - boundary jump: the mean frame-to-frame change at window boundaries divided
     by the mean change elsewhere (1 = no visible seam);
+  - first/last change: the change at the clip's first and last transitions over
+    the mean change elsewhere, beside the input's (below it = frozen ends);
   - on a constant clip: the largest frame-to-frame change (0 = seamless);
   - frames/s (median of `--runs` timed calls after a warm-up, interleaved).
 """
@@ -43,11 +45,29 @@ def clips_for(preset, frames, count):
     return [np.asarray(v) for v in videos[:count]], direction
 
 
+def frame_changes(video):
+    return np.abs(np.diff(video.astype(np.float32) / 255.0, axis=0)).mean(axis=(1, 2, 3))
+
+
+def edge_change(video):
+    """Change at the first and last transitions over the mean change elsewhere (1 = ends move like the middle)."""
+    changes = frame_changes(video)
+    return float(np.mean([changes[0], changes[-1]]) / max(np.mean(changes[1:-1]), 1e-9))
+
+
 def boundary_jump(video, window, overlap):
     from keras_v2v.models.inference import window_starts
 
-    changes = np.abs(np.diff(video.astype(np.float32) / 255.0, axis=0)).mean(axis=(1, 2, 3))
-    starts = window_starts(len(video), window, overlap)
+    try:
+        from keras_v2v.models.inference import time_margin
+    except ImportError:  # keras-v2v before the mirrored ends (for before/after runs)
+        def time_margin(*_):
+            return 0
+
+    changes = frame_changes(video)
+    margin = time_margin(len(video), window, overlap)
+    # Windows run over the video mirrored by `margin` frames each side; back to the video's frames.
+    starts = [s - margin for s in window_starts(len(video) + 2 * margin, window, overlap)]
     # Transition t -> t + 1 crosses a boundary where a window starts or ends.
     edges = {s - 1 for s in starts[1:]} | {s + window - 1 for s in starts[:-1]}
     edges = sorted(e for e in edges if 0 <= e < len(changes))
@@ -82,6 +102,8 @@ def measure(preset, frames, count, runs):
             "preset": preset, "window": depth, "overlap": o,
             "seam_error_mean": float(errors.mean()), "seam_error_max": float(errors.max()),
             "boundary_jump": float(np.mean([boundary_jump(w, depth, o) for w in outputs[o]])),
+            "edge_change": float(np.mean([edge_change(w) for w in outputs[o]])),
+            "input_edge_change": float(np.mean([edge_change(c) for c in clips])),
             "constant_clip_max_change": float(np.abs(np.diff(steady, axis=0)).max()),
             "frames_per_s": frames / statistics.median(timings[o]),
             "frames_per_s_min_max": [frames / max(timings[o]), frames / min(timings[o])],
@@ -98,13 +120,14 @@ def main(argv=None):
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     rows = [row for name in args.presets.split(",") for row in measure(name, args.frames, args.clips, args.runs)]
-    print("| preset | window | overlap | seam error mean / max | boundary jump | constant clip max change "
-          "| frames/s (min-max) |")
-    print("|---|---:|---:|---|---:|---:|---|")
+    print("| preset | window | overlap | seam error mean / max | boundary jump | first/last change (input's) "
+          "| constant clip max change | frames/s (min-max) |")
+    print("|---|---:|---:|---|---:|---:|---:|---|")
     for r in rows:
         lo, hi = r["frames_per_s_min_max"]
         print(f"| {r['preset']} | {r['window']} | {r['overlap']} | {r['seam_error_mean']:.4f} / "
-              f"{r['seam_error_max']:.3f} | {r['boundary_jump']:.2f} | {r['constant_clip_max_change']:.4f} "
+              f"{r['seam_error_max']:.3f} | {r['boundary_jump']:.2f} | {r['edge_change']:.2f} ({r['input_edge_change']:.2f}) "
+              f"| {r['constant_clip_max_change']:.4f} "
               f"| {r['frames_per_s']:.1f} ({lo:.1f}-{hi:.1f}) |")
     if args.json:
         with open(args.json, "w") as handle:

@@ -146,3 +146,17 @@ def test_a_recipe_started_from_a_preset_takes_its_architecture_from_it(tmp_path)
     assert 'init_from = "mnist-colorize-2d-random"' in saved and "filters" not in saved
     recipes.save_recipe(recipe, tmp_path / "again.toml")
     assert recipes.load_recipe(tmp_path / "again.toml").model == recipe.model
+
+
+def test_motion_table_scores_models_beside_the_baselines_on_new_clips():
+    from keras_v2v.training import motion_table
+
+    table = motion_table.rows("vmnist-sph2sand", ["vmnist-sph2sand-2d-random"], seed=777, videos=2)
+    rows = table["rows"]
+    assert list(rows) == ["truth (floor)", "copy input", "frozen truth frame", "vmnist-sph2sand-2d-random"]
+    assert rows["truth (floor)"]["L"] == 0 and rows["truth (floor)"]["tof"] == 0
+    assert rows["frozen truth frame"]["motion_ratio"] == 0
+    model = rows["vmnist-sph2sand-2d-random"]
+    lo, hi = model["L_ci95"]
+    assert lo <= model["L"] <= hi and model["generator_parameters"] > 0
+    assert "| vmnist-sph2sand-2d-random |" in motion_table.markdown(table)

@@ -89,6 +89,11 @@ def window_starts(num_frames, window, overlap):
     return starts
 
 
+def time_margin(num_frames, window, overlap):
+    """Frames mirrored at each end of a video of `num_frames` >= `window` before windowing (0 without overlap)."""
+    return min(window // 2, num_frames - 1) if overlap else 0
+
+
 def tent_weights(window):
     """1, 2, ..., peak, ..., 2, 1: never zero, so every frame gets weight."""
     t = np.arange(window, dtype=np.float32)
@@ -151,7 +156,7 @@ def _windowed(generate, video, window, overlap, batch_size, progress):
     overlap = window // 2 if overlap is None else int(overlap)
     if not 0 <= overlap < window:
         raise ValueError(f"`overlap` must be in [0, window={window}), got {overlap}.")
-    margin = min(window // 2, num_frames - 1) if overlap else 0
+    margin = time_margin(num_frames, window, overlap)
     chunks = _windows(generate, video, window, overlap, batch_size, progress, margin)
     yield from _trimmed(chunks, margin, num_frames) if margin else chunks
 
