@@ -3,10 +3,11 @@
 3D models see a fixed number of frames at a time. A longer video is covered
 by overlapping windows; each window's output is weighted by a tent that is
 highest in its middle (where the network saw most context) and the weighted
-outputs are averaged, so there are no seams. The video is first mirrored in
-time by half a window at both ends, so its first and last frames also sit in
-the middle of a window rather than at an edge (where a 3D network sees only
-one side and its output freezes). Shorter videos are mirrored in time up to
+outputs are averaged, so there are no seams. A video longer than a window is
+first mirrored in time by half a window at both ends, so its first and last
+frames also sit in the middle of a window rather than at an edge (where a 3D
+network sees only one side and its output froze). A video of one window is
+translated whole, as in training; shorter videos are mirrored in time up to
 one window and cropped back.
 """
 
@@ -90,8 +91,12 @@ def window_starts(num_frames, window, overlap):
 
 
 def time_margin(num_frames, window, overlap):
-    """Frames mirrored at each end of a video of `num_frames` >= `window` before windowing (0 without overlap)."""
-    return min(window // 2, num_frames - 1) if overlap else 0
+    """Frames mirrored at each end of a video of `num_frames` >= `window` before windowing.
+
+    0 without overlap, and 0 for a video that fits one window: that is translated whole, as
+    the model was trained (a volume's slices depend on where they are in it).
+    """
+    return min(window // 2, num_frames - 1) if overlap and num_frames > window else 0
 
 
 def tent_weights(window):
