@@ -308,8 +308,12 @@ def evaluate_command(args):
             raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
         recipe = recipes.load_recipe(recipe_path)
         where = "its recipe's held-out split"
+    test = pipeline.load_data(recipe).test
+    if test is None:
+        raise CommandError(f"{args.model}: its recipe's data ({recipe.dataset['generator']}) has no held-out paired "
+                           "split to score; name a dataset with --dataset")
     model = presets.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
-    result = evaluation.evaluate(model, recipe.dataset["generator"], pipeline.load_data(recipe).test,
+    result = evaluation.evaluate(model, recipe.dataset["generator"], test,
                                  max_videos=args.max_videos)
     _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
                    result["metrics"])
