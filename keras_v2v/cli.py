@@ -6,7 +6,7 @@
     keras-v2v evaluate --model NAME_OR_FOLDER [--dataset vmnist]
     keras-v2v reproduce table2 --budget quick
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
-    keras-v2v demo
+    keras-v2v demo [--presets NAMES_OR_FOLDERS]
     keras-v2v space OUT_DIR [--presets NAMES]
     keras-v2v info NAME_OR_FOLDER
     keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
@@ -539,6 +539,9 @@ def build_parser():
     dm.add_argument("--host", default="127.0.0.1")
     dm.add_argument("--port", type=_port, default=7860)
     dm.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    dm.add_argument("--presets", default=None, metavar="NAMES",
+                    help="comma-separated preset names or folders to list first (e.g. a converted "
+                         "checkpoint), beside the presets whose weights are here")
     dm.set_defaults(run=demo_command)
     return parser
 
