@@ -13,8 +13,10 @@
 4. scores each stage on the recipe's held-out videos: per-frame quality (b2a pixel accuracy,
    the preset's headline; a2b mean absolute error to the true RGB, in [0, 255]) and the
    project's warping error (`keras_v2v.evaluation.motion.warping_error`: Lai et al., x 1e3 in
-   [0, 1] units, along the *input* video's OpenCV flow, occlusions masked), beside the
-   ground truth's own warping error along the same flow (the floor a perfect translation has).
+   [0, 1] units, along the *input* video's OpenCV flow, occlusions masked) and the same error
+   without the warp (an output that hardly moves scores about as well unwarped), beside the
+   ground truth's own warping error along the same flow (what a perfect translation scores).
+   Scoring reuses a finished run in --work (its checkpoint): run again to rescore.
 """
 
 import argparse
@@ -27,7 +29,7 @@ import numpy as np
 
 import keras_v2v as v2v
 from keras_v2v import data, evaluation
-from keras_v2v.evaluation.motion import warping_error
+from keras_v2v.evaluation.motion import evaluate_motion, unwarped_error, warping_error
 from keras_v2v.training import pipeline, recipes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,15 +50,21 @@ def score(model, test, videos):
     to_rgb = [model.translate(seg, direction="a2b") for seg in segs]
     to_seg = [model.translate(rgb, direction="b2a") for rgb in rgbs]
     quality = evaluation.evaluate(model, "synthetic_street", test, max_videos=videos)["metrics"]
+    # Flow on the input: a2b outputs follow the segmentation's motion, b2a outputs the RGB's.
+    a2b, b2a = evaluate_motion(np.stack(to_rgb), np.stack(segs)), evaluate_motion(np.stack(to_seg), np.stack(rgbs))
     return {
         "pixel_accuracy_b2a": quality["pixel_accuracy_denoise0"],
         "mae_a2b": float(np.mean([np.abs(o.astype("float32") - r.astype("float32")).mean()
                                   for o, r in zip(to_rgb, rgbs)])),
-        # Flow on the input: a2b outputs follow the segmentation's motion, b2a outputs the RGB's.
-        "warping_error_a2b": warping_error(np.stack(to_rgb), np.stack(segs)),
-        "warping_error_b2a": warping_error(np.stack(to_seg), np.stack(rgbs)),
+        "warping_error_a2b": a2b["warping_error"],
+        "warping_error_b2a": b2a["warping_error"],
+        # The same without the warp: an output that barely moves scores about as well unwarped.
+        "unwarped_error_a2b": a2b["unwarped_error"],
+        "unwarped_error_b2a": b2a["unwarped_error"],
         "warping_error_truth_a2b": warping_error(np.stack(rgbs), np.stack(segs)),
         "warping_error_truth_b2a": warping_error(np.stack(segs), np.stack(rgbs)),
+        "unwarped_error_truth_a2b": unwarped_error(np.stack(rgbs), np.stack(segs)),
+        "unwarped_error_truth_b2a": unwarped_error(np.stack(segs), np.stack(rgbs)),
     }
 
 
