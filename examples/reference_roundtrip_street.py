@@ -8,15 +8,15 @@
    one training clip);
 2. converts them back (`from_reference_checkpoint`: exact) and inflates them (`inflate`:
    framewise-equal);
-3. fine-tunes the inflated model briefly with examples/video_from_reference.py on the
-   recipe's training videos, written as two folders of mp4 clips;
+3. fine-tunes the inflated model briefly with examples/video_from_reference.py (the warping
+   loss, `--lambda-warp`) on the recipe's training videos, written as two folders of mp4 clips;
 4. scores each stage on the recipe's held-out videos: per-frame quality (b2a pixel accuracy,
-   the preset's headline; a2b mean absolute error to the true RGB, in [0, 255]) and Lai et
-   al.'s warping error (x 1e3, [0, 1] units) along the true RGB video's optical flow.
-
-The warping error is computed here with OpenCV's Farneback flow and a forward-backward
-occlusion mask (pixels whose flows disagree are left out), so the numbers compare the stages
-with each other, not with other projects' figures.
+   the preset's headline; a2b mean absolute error to the true RGB, in [0, 255]) and the
+   project's warping error (`keras_v2v.evaluation.motion.warping_error`: Lai et al., x 1e3 in
+   [0, 1] units, along the *input* video's OpenCV flow, occlusions masked) and the same error
+   without the warp (an output that hardly moves scores about as well unwarped), beside the
+   ground truth's own warping error along the same flow (what a perfect translation scores).
+   Scoring reuses a finished run in --work (its checkpoint): run again to rescore.
 """
 
 import argparse
@@ -25,11 +25,11 @@ import json
 import os
 import sys
 
-import cv2
 import numpy as np
 
 import keras_v2v as v2v
 from keras_v2v import data, evaluation
+from keras_v2v.evaluation.motion import evaluate_motion, unwarped_error, warping_error
 from keras_v2v.training import pipeline, recipes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,45 +44,27 @@ def _example(name):
     return module
 
 
-def _flow(first, second):
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (first, second)]
-    return cv2.calcOpticalFlowFarneback(grey[0], grey[1], None, 0.5, 3, 9, 3, 5, 1.1, 0)
-
-
-def _warp(image, flow):
-    height, width = flow.shape[:2]
-    x, y = np.meshgrid(np.arange(width, dtype="float32"), np.arange(height, dtype="float32"))
-    return cv2.remap(image, x + flow[..., 0], y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def warping_error(output, guide):
-    """Mean over frame pairs of the masked squared difference between output t and output t+1 warped back."""
-    errors = []
-    for t in range(len(guide) - 1):
-        forward, backward = _flow(guide[t], guide[t + 1]), _flow(guide[t + 1], guide[t])
-        back = _warp(backward, forward)
-        # Occlusions and flow failures: forward and warped backward flow should cancel.
-        visible = (np.sum((forward + back) ** 2, -1)
-                   < 0.01 * (np.sum(forward ** 2, -1) + np.sum(back ** 2, -1)) + 0.5)
-        warped = _warp(output[t + 1].astype("float32") / 255, forward)
-        squared = np.mean((output[t].astype("float32") / 255 - warped.reshape(output[t].shape)) ** 2, -1)
-        errors.append(float(squared[visible].mean()) if visible.any() else 0.0)
-    return 1e3 * float(np.mean(errors))
-
-
 def score(model, test, videos):
     """Per-frame quality and warping error of `model` on the first `videos` held-out pairs."""
     segs, rgbs = test.a[:videos], test.b[:videos]
     to_rgb = [model.translate(seg, direction="a2b") for seg in segs]
     to_seg = [model.translate(rgb, direction="b2a") for rgb in rgbs]
     quality = evaluation.evaluate(model, "synthetic_street", test, max_videos=videos)["metrics"]
+    # Flow on the input: a2b outputs follow the segmentation's motion, b2a outputs the RGB's.
+    a2b, b2a = evaluate_motion(np.stack(to_rgb), np.stack(segs)), evaluate_motion(np.stack(to_seg), np.stack(rgbs))
     return {
         "pixel_accuracy_b2a": quality["pixel_accuracy_denoise0"],
         "mae_a2b": float(np.mean([np.abs(o.astype("float32") - r.astype("float32")).mean()
                                   for o, r in zip(to_rgb, rgbs)])),
-        "warping_error_a2b": float(np.mean([warping_error(o, r) for o, r in zip(to_rgb, rgbs)])),
-        "warping_error_b2a": float(np.mean([warping_error(o, r) for o, r in zip(to_seg, rgbs)])),
-        "warping_error_truth_rgb": float(np.mean([warping_error(r, r) for r in rgbs])),
+        "warping_error_a2b": a2b["warping_error"],
+        "warping_error_b2a": b2a["warping_error"],
+        # The same without the warp: an output that barely moves scores about as well unwarped.
+        "unwarped_error_a2b": a2b["unwarped_error"],
+        "unwarped_error_b2a": b2a["unwarped_error"],
+        "warping_error_truth_a2b": warping_error(np.stack(rgbs), np.stack(segs)),
+        "warping_error_truth_b2a": warping_error(np.stack(segs), np.stack(rgbs)),
+        "unwarped_error_truth_a2b": unwarped_error(np.stack(rgbs), np.stack(segs)),
+        "unwarped_error_truth_b2a": unwarped_error(np.stack(segs), np.stack(rgbs)),
     }
 
 
@@ -98,7 +80,7 @@ def main(argv=None):
     parser.add_argument("--work", required=True, help="folder for the checkpoints, clips, runs and results")
     parser.add_argument("--steps", type=int, default=30, help="fine-tuning steps of the inflated model")
     parser.add_argument("--videos", type=int, default=10, help="held-out videos to score")
-    parser.add_argument("--lambda-temporal", type=float, default=1.0)
+    parser.add_argument("--lambda-warp", type=float, default=10.0, help="warping loss weight of the fine-tuning")
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     args = parser.parse_args(argv)
 
@@ -126,7 +108,7 @@ def main(argv=None):
         *checkpoints, "--videos-a", write_clips(os.path.join(args.work, "train_a"), train_a),
         "--videos-b", write_clips(os.path.join(args.work, "train_b"), train_b), "--size", str(height), str(width),
         "--steps", str(args.steps), "--chunk", str(args.steps), "--run-dir", os.path.join(args.work, "run"),
-        "--out", out, "--lambda-temporal", str(args.lambda_temporal), "--learning-rate", str(args.learning_rate),
+        "--out", out, "--lambda-warp", str(args.lambda_warp), "--learning-rate", str(args.learning_rate),
         "--domains", *recipe_data.domains, "--discriminator-layers", "2"])
     results[f"fine-tuned 3D ({args.steps} steps)"] = score(v2v.from_pretrained(out), recipe_data.test, args.videos)
 

@@ -9,16 +9,23 @@
 2. `keras_v2v.inflate` makes it a 3D CycleGAN: before training it translates every frame
    exactly as the checkpoints do, and its 3x3x3 body kernels start with zero time taps;
 3. it trains on clips of `--clip-length` consecutive frames from the two folders (unpaired:
-   any videos of each domain), with new 3D PatchGANs as critics and, with --lambda-temporal,
-   the mean squared change between consecutive output frames (the paper's "const" term);
+   any videos of each domain), with new 3D PatchGANs as critics and the warping loss
+   (`--lambda-warp`, default 10): each output frame warped along the *input* clip's optical
+   flow (OpenCV, computed while batching) onto the next, so the output moves as the input
+   does (the "const" penalty on frame-to-frame change is not used: it rewards a still output);
 4. every --chunk steps it saves RUN_DIR/checkpoint-<step>.keras (optimizer state included):
    run the same command again to resume from the newest one;
 5. it writes the result as a preset folder (`keras-v2v translate in.mp4 out.mp4 --model OUT`).
 
+The same run as a recipe (`keras-v2v convert ... --discriminators fresh`, then `keras-v2v train`
+with `[model] init_from` and `[dataset] generator = "folders"`) is in the README's "Bring your own
+CycleGAN"; this script shows the steps in Python.
+
 Any Keras backend (KERAS_BACKEND=tensorflow|jax|torch). Reading .pth files needs torch
-(`pip install keras-v2v[torch]`). The reference's discriminators are not converted: the
-critics start from scratch, so keep the learning rate low (the default 2e-5 is a tenth of
-CycleGAN's) and the generators barely move while the critics catch up.
+(`pip install keras-v2v[torch]`); the flows need OpenCV (`pip install keras-v2v[flow]`). The
+reference's discriminators are not converted: the critics start from scratch, so keep the
+learning rate low (the default 2e-5 is a tenth of CycleGAN's) and the generators barely move
+while the critics catch up.
 """
 
 import argparse
@@ -68,7 +75,7 @@ def start(args):
                         name=os.path.basename(os.path.normpath(args.out)))
     optimizer = lambda: keras.optimizers.Adam(args.learning_rate, beta_1=0.5)  # noqa: E731
     model.compile(generator_optimizer=optimizer(), discriminator_optimizer=optimizer(),
-                  lambda_temporal=args.lambda_temporal, seed=args.seed, run_eagerly=args.run_eagerly)
+                  lambda_warp=args.lambda_warp, seed=args.seed, run_eagerly=args.run_eagerly)
     return model
 
 
@@ -88,8 +95,8 @@ def parse_args(argv=None):
                         help="stride-2 layers of the new critics (3: 70x70 patches; fewer for small frames)")
     parser.add_argument("--batch-size", type=int, default=1, help="clips per batch")
     parser.add_argument("--learning-rate", type=float, default=2e-5)
-    parser.add_argument("--lambda-temporal", type=float, default=0.0,
-                        help="weight of the mean squared frame-to-frame change of the outputs")
+    parser.add_argument("--lambda-warp", type=float, default=10.0,
+                        help="weight of the warping loss along the input clips' optical flow (0: off)")
     parser.add_argument("--domains", nargs=2, default=("a", "b"), metavar=("A", "B"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-eagerly", action="store_true", help="no compiled graph (quicker for a few steps)")
@@ -114,12 +121,14 @@ def main(argv=None):
     depth, (height, width) = model.sample_shape[0], model.sample_shape[1:3]
     source_a = ChannelAdapter(data.VideoFileSource(args.videos_a, min_frames=depth), model.channels_a)
     source_b = ChannelAdapter(data.VideoFileSource(args.videos_b, min_frames=depth), model.channels_b)
+    # A resumed run keeps the weight it was started with (the checkpoint stores it).
+    flows = model.loss_config["lambda_warp"] > 0
     while step < args.steps:
         steps = min(args.chunk, args.steps - step)
         # A new seed per chunk: a resumed run draws new clips instead of repeating the first chunk's.
         batches = data.UnpairedVideoDataset(source_a, source_b, mode="clips", batch_size=args.batch_size,
                                             clip_length=depth, resize=(height, width), crop_size=(height, width),
-                                            steps_per_epoch=steps, seed=args.seed + step)
+                                            steps_per_epoch=steps, seed=args.seed + step, flows=flows)
         history = model.fit(batches, epochs=1, verbose=2)
         step += steps
         with atomic_path(os.path.join(args.run_dir, f"checkpoint-{step}.keras")) as tmp:

@@ -6,7 +6,7 @@
     keras-v2v evaluate --model NAME_OR_FOLDER [--dataset vmnist]
     keras-v2v reproduce table2 --budget quick
     keras-v2v publish zoo/<preset> --repo ORG/NAME [--private] [--dry-run]
-    keras-v2v demo
+    keras-v2v demo [--presets NAMES_OR_FOLDERS]
     keras-v2v space OUT_DIR [--presets NAMES]
     keras-v2v info NAME_OR_FOLDER
     keras-v2v export NAME_OR_FOLDER OUT --format saved_model|onnx|litert [--dynamic]
@@ -308,8 +308,12 @@ def evaluate_command(args):
             raise CommandError(f"{args.model}: no recipe.toml in {folder}; name a dataset with --dataset")
         recipe = recipes.load_recipe(recipe_path)
         where = "its recipe's held-out split"
+    test = pipeline.load_data(recipe).test
+    if test is None:
+        raise CommandError(f"{args.model}: its recipe's data ({recipe.dataset['generator']}) has no held-out paired "
+                           "split to score; name a dataset with --dataset")
     model = presets.load_folder(folder, expected_sha256=expected, discriminators=False, label=label)
-    result = evaluation.evaluate(model, recipe.dataset["generator"], pipeline.load_data(recipe).test,
+    result = evaluation.evaluate(model, recipe.dataset["generator"], test,
                                  max_videos=args.max_videos)
     _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
                    result["metrics"])
@@ -535,6 +539,9 @@ def build_parser():
     dm.add_argument("--host", default="127.0.0.1")
     dm.add_argument("--port", type=_port, default=7860)
     dm.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
+    dm.add_argument("--presets", default=None, metavar="NAMES",
+                    help="comma-separated preset names or folders to list first (e.g. a converted "
+                         "checkpoint), beside the presets whose weights are here")
     dm.set_defaults(run=demo_command)
     return parser
 

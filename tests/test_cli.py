@@ -41,3 +41,18 @@ def test_bad_input_is_one_line_and_exit_status_2(preset, tmp_path, capsys):
 def test_info_prints_the_preset_spec(preset, capsys):
     assert cli.main(["info", preset]) == 0
     assert '"rank": 3' in capsys.readouterr().out
+
+
+def test_demo_lists_extra_presets_first_and_refuses_unknown_ones(preset, monkeypatch, capsys):
+    pytest.importorskip("gradio")
+    from keras_v2v.demo import app
+
+    served = {}
+    monkeypatch.setattr(app, "launch", lambda **kwargs: served.update(kwargs))
+    assert cli.main(["demo", "--presets", f"{preset}, vmnist-sph2sand-2d-random"]) == 0
+    names = list(served["presets"])
+    # The folder under its folder name, then the registered name, then whatever else is here.
+    assert names[:2] == ["tiny", "vmnist-sph2sand-2d-random"]
+    assert served["presets"]["tiny"].rank == 3 and served["presets"]["tiny"].source.endswith("tiny")
+    assert cli.main(["demo", "--presets", "no-such-preset"]) == 2
+    assert "--presets 'no-such-preset': neither a preset folder nor a registered preset" in capsys.readouterr().err

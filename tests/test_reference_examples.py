@@ -83,7 +83,7 @@ def test_video_fine_tuning_example_trains_resumes_and_saves(tmp_path, rng, capsy
             data.write_video(str(tmp_path / side / f"clip{k}.mp4"), video, fps=8)
     common = [*paths, "--videos-a", str(tmp_path / "a"), "--videos-b", str(tmp_path / "b"), "--size", "16", "16",
               "--clip-length", "4", "--chunk", "1", "--run-dir", str(tmp_path / "run"), "--out",
-              str(tmp_path / "video"), "--lambda-temporal", "1", "--run-eagerly", "--discriminator-layers", "2"]
+              str(tmp_path / "video"), "--lambda-warp", "10", "--run-eagerly", "--discriminator-layers", "2"]
     example = _example("video_from_reference")
     assert example.main(common + ["--steps", "1"]) == 0
     assert "converted and inflated" in capsys.readouterr().out
@@ -95,6 +95,9 @@ def test_video_fine_tuning_example_trains_resumes_and_saves(tmp_path, rng, capsy
     assert os.listdir(tmp_path / "run") == ["checkpoint-2.keras"]
     tuned = v2v.from_pretrained(str(tmp_path / "video"))
     assert tuned.rank == 3 and tuned.sample_shape == (4, 16, 16, 3) and len(tuned.discriminators) == 2
+    # The warping loss (flows in the batches), not the "const" penalty, and kept across the resume.
+    resumed = keras.saving.load_model(str(tmp_path / "run" / "checkpoint-2.keras"))
+    assert resumed.loss_config["lambda_warp"] == 10.0 and resumed.loss_config["lambda_temporal"] == 0.0
     changed = [not np.allclose(a, b) for a, b in zip(tuned.generator_a2b.get_weights(),
                                                      first.generator_a2b.get_weights())]
     assert any(changed), "the resumed step left the generator unchanged"

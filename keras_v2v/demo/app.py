@@ -20,6 +20,7 @@ from keras_v2v.demo.core import (
     read_clip,
     resolve_presets,
     translate_clip,
+    with_extra_presets,
 )
 
 logger = logging.getLogger(__name__)
@@ -312,10 +313,12 @@ def launch(host="127.0.0.1", port=7860, share=False, *, app=None, presets=None, 
 
 
 def demo_command(args):
-    """``keras-v2v demo``: serve the demo until interrupted."""
+    """``keras-v2v demo [--presets a,b]``: serve the demo until interrupted."""
+    extra = [n.strip() for n in (getattr(args, "presets", None) or "").split(",") if n.strip()]
     launch(
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 7860),
         share=bool(getattr(args, "share", False)),
+        presets=with_extra_presets(extra) if extra else None,
     )
     return 0

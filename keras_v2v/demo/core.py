@@ -171,6 +171,29 @@ def bundled_presets(include_hub=False):
     return {e["name"]: _preset_from_entry(e["name"], e) for e in entries}
 
 
+def with_extra_presets(extra):
+    """The bundled presets plus `extra` preset names or folders, the extras first (`keras-v2v demo --presets`).
+
+    A folder (a converted checkpoint, a trained recipe's preset) is listed under
+    its folder name; a name is a registered preset, even one still on the Hub.
+    """
+    from keras_v2v import presets
+
+    registered = {e["name"]: e for e in presets.list_pretrained()}
+    table = {}
+    for item in extra:
+        if os.path.isdir(item):
+            name = os.path.basename(os.path.normpath(os.path.abspath(item)))
+            table[name] = item
+        elif item in registered:
+            table[item] = registered[item]
+        else:
+            raise ValueError(f"--presets {item!r}: neither a preset folder nor a registered preset "
+                             "(keras-v2v list names them)")
+    bundled = {name: p for name, p in bundled_presets().items() if name not in table}
+    return resolve_presets({**table, **bundled})
+
+
 def resolve_presets(presets=None):
     """``{name: Preset}`` from None (bundled zoo), or ``{name: folder | entry dict | Preset}``.
 

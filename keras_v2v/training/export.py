@@ -32,6 +32,11 @@ DATA_LICENCES = {
         "the data and may restrict how weights trained on it can be shared; read them before publishing."
     ),
 }
+# A user's own clips: keras-v2v cannot know their terms, so the card says to fill them in.
+DATA_LICENCES["folders"] = (
+    "Fine-tuned on the trainer's own video clips (not distributed with these weights). FILL IN: their source "
+    "and licence ([export] data_licence in the recipe writes them here)."
+)
 HF_DATASETS = {"volumetric_mnist": ["ylecun/mnist"], "coloured_moving_mnist": ["ylecun/mnist"]}
 
 

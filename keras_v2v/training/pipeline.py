@@ -20,12 +20,50 @@ class RecipeData:
     frame_shape: tuple  # (H, W, C) of domain A
     channels_b: int
     domains: tuple
+    resize: tuple = None  # (H, W) every frame is resized to while batching (user folders of any size)
+
+
+# [dataset] keys of generator = "folders": two folders of the user's own clips.
+FOLDER_KEYS = ("a", "b", "size", "domains")
+
+
+def _user_folders(recipe, spec):
+    """Two folders (or files) of the user's unpaired clips: video files, or folders of frames.
+
+    There is no paired ground truth, so no held-out split: `test` is None and
+    `train` exports the preset without held-out metrics.
+    """
+    where = recipe.path or recipe.name
+    unknown = sorted(set(spec) - set(FOLDER_KEYS))
+    if unknown:
+        raise RecipeError(f"{where}: unknown [dataset] key(s) {', '.join(unknown)} for generator = \"folders\"; "
+                          f"known: {', '.join(FOLDER_KEYS)}")
+    sources = []
+    for side in ("a", "b"):
+        path = spec.get(side)
+        if not isinstance(path, str) or not os.path.exists(os.path.expanduser(path)):
+            raise RecipeError(f"{where}: [dataset] {side} = {path!r} is not a file or folder; point it at "
+                              f"domain {side.upper()}'s videos (a folder of video files, or of frame folders)")
+        sources.append(data.as_source(os.path.expanduser(path)))
+    size = spec.get("size")
+    if size is None:  # the first video's frame size; every video is resized to it
+        size = sources[0].read(0, 0, 1).shape[1:3]
+    elif not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise RecipeError(f"{where}: [dataset] size must be [height, width] of whole numbers >= 1, found {size!r}")
+    domains = spec.get("domains", ["a", "b"])
+    if not (isinstance(domains, list) and len(domains) == 2 and all(isinstance(d, str) for d in domains)):
+        raise RecipeError(f"{where}: [dataset] domains must be two names, found {domains!r}")
+    # Video files and image frames are read as RGB.
+    return RecipeData(sources[0], sources[1], None, (int(size[0]), int(size[1]), 3), 3, tuple(domains),
+                      resize=(int(size[0]), int(size[1])))
 
 
 def load_data(recipe):
-    """The recipe's dataset: a synthetic generator's split, or the GTA reader."""
+    """The recipe's dataset: a synthetic generator's split, the GTA reader, or two user folders."""
     spec = dict(recipe.dataset)
     generator = spec.pop("generator")
+    if generator == "folders":
+        return _user_folders(recipe, spec)
     split = spec.pop("split", 0.7)
     split_seed = spec.pop("split_seed", 0)
     if generator == "gta":
@@ -100,6 +138,10 @@ def _from_preset(recipe, recipe_data):
         return base
     if base.rank == 3:
         return base
+    if len(base.discriminators) < 2:
+        raise RecipeError(f"{where}: [model] init_from = {m['init_from']!r} has no discriminators to train with; "
+                          "convert it with `keras-v2v convert ... --discriminators fresh`")
+    base.sample_shape = frame  # the recipe's frames (a user folder's size may differ from the preset's)
     return inflate(base, clip_length=m["clip_length"], temporal_kernel=m["temporal_kernel"],
                    stem_temporal_kernel=m["stem_temporal_kernel"], name=name)
 
@@ -147,7 +189,7 @@ def batches(recipe, recipe_data):
     crop = recipe.training["crop_size"]
     return data.UnpairedVideoDataset(
         recipe_data.train_a, recipe_data.train_b, mode=mode, batch_size=batch_size(recipe),
-        clip_length=clip_length, crop_size=tuple(crop) if crop else None,
+        clip_length=clip_length, crop_size=tuple(crop) if crop else None, resize=recipe_data.resize,
         steps_per_epoch=recipe.training["chunk"], seed=recipe.training["seed"],
         flows=bool(recipe.training["lambda_warp"]) and recipe.is_3d,
     )

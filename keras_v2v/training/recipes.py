@@ -7,7 +7,9 @@ A recipe has five tables:
     method = "3d"                      # 3d | 2d-random | 2d-sequential | 2d-const
 
     [dataset]                          # a generator of keras_v2v.data and its arguments,
-    generator = "volumetric_mnist"     # or generator = "gta" with root = "/data/viper"
+    generator = "volumetric_mnist"     # or generator = "gta" with root = "/data/viper", or
+                                       # generator = "folders" with a = "horses/", b = "zebras/"
+                                       # (your unpaired clips; optional size = [H, W], domains)
     n = 200
     split = 0.7                        # domains split independently (paper sec. 5)
 
@@ -46,7 +48,7 @@ from keras_v2v.presets import names
 from keras_v2v.utils.files import write_text
 
 METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
-GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta")
+GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta", "folders")
 
 MODEL_DEFAULTS = dict(
     clip_length=8, filters=32, num_blocks=6, discriminator_filters=32, discriminator_layers=3,

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_v2v import data
+from keras_v2v.data.resize import resize_frames
 from keras_v2v.training import distribution, pipeline
 from keras_v2v.training.progress import StepTensorBoard
 from keras_v2v.training.recipes import check_run_dir
@@ -130,4 +131,6 @@ def _sample_clip(recipe, recipe_data):
     else:
         source = recipe_data.train_a
         clip = source.read(0, 0, min(source.num_frames(0), 16))
+        if recipe_data.resize:  # user clips of any size: the size the model trains at
+            clip = resize_frames(clip, recipe_data.resize)
     return np.asarray(clip)[: max(recipe.model["clip_length"], 8)]
