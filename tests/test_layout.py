@@ -199,7 +199,9 @@ def test_a_checkpoint_saved_before_the_layout_change_still_loads_and_resumes():
     model = keras.saving.load_model(os.path.join(FIXTURES, "old_tiny_3d.keras"))
     expected = np.load(os.path.join(FIXTURES, "old_tiny_3d_expected.npz"))
     assert int(model.optimizer.iterations.numpy()) == int(expected["step"])
-    np.testing.assert_allclose(model.translate(expected["clip"]).astype(int), expected["out"].astype(int), atol=1)
+    # overlap=0: the windows the fixture was written with (before translate mirrored a long video's ends).
+    out = model.translate(expected["clip"], overlap=0)
+    np.testing.assert_allclose(out.astype(int), expected["out"].astype(int), atol=1)
     assert model.loss_config["pool_size"] == 2 and model.pool_a.count.numpy() == 2
 
 
