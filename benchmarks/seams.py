@@ -56,16 +56,11 @@ def edge_change(video):
 
 
 def boundary_jump(video, window, overlap):
+    from keras_v2v.models import inference
     from keras_v2v.models.inference import window_starts
 
-    try:
-        from keras_v2v.models.inference import time_margin
-    except ImportError:  # keras-v2v before the mirrored ends (for before/after runs)
-        def time_margin(*_):
-            return 0
-
     changes = frame_changes(video)
-    margin = time_margin(len(video), window, overlap)
+    margin = inference.time_margin(len(video), window, overlap)
     # Windows run over the video mirrored by `margin` frames each side; back to the video's frames.
     starts = [s - margin for s in window_starts(len(video) + 2 * margin, window, overlap)]
     # Transition t -> t + 1 crosses a boundary where a window starts or ends.
@@ -118,7 +113,13 @@ def main(argv=None):
     p.add_argument("--clips", type=int, default=6)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", default=None)
+    p.add_argument("--no-mirror", action="store_true",
+                   help="translate without mirroring a long video's ends (as before 2026-12-07), for before/after")
     args = p.parse_args(argv)
+    if args.no_mirror:
+        from keras_v2v.models import inference
+
+        inference.time_margin = lambda *_: 0
     rows = [row for name in args.presets.split(",") for row in measure(name, args.frames, args.clips, args.runs)]
     print("| preset | window | overlap | seam error mean / max | boundary jump | first/last change (input's) "
           "| constant clip max change | frames/s (min-max) |")
