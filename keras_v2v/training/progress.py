@@ -39,6 +39,10 @@ def _floats(logs):
 class StepProgress(keras.callbacks.Callback):
     """Training progress by step, over the whole run.
 
+    Kept ours: keras.utils.Progbar counts one epoch (a chunk here) and prints nothing off a
+    terminal until it ends; tqdm writes carriage returns into log files. Neither writes the
+    plain step lines with checkpoints between them that a log of a resumable run needs.
+
     Args:
         total_steps: steps of the whole run (not of a chunk).
         first_step: the step the run starts (or resumes) from.

@@ -10,6 +10,11 @@ checkpoint; when a kill falls between the two, the resumed run keeps the
 checkpoint's step and notes the missing chunk of loss history.
 Runs written before this scheme (`checkpoint.keras` plus `steps_done` in
 `progress.json`) still resume.
+
+Kept ours rather than keras.callbacks.BackupAndRestore: that one restores into a model the
+caller built and compiled again, and it does not set the sampler's epoch (which decides the
+batches a resumed run draws); its backup is one folder per run rather than a whole-model
+checkpoint whose file name holds its step (what export and `latest_checkpoint` read).
 """
 
 import json
