@@ -460,7 +460,7 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
         video, direction=direction, batch_size=4, progress=stage(0.1, share, f"Translating with {preset.name}")
     )
     panels, labels = [clip.frames, output], ["input", label.replace(" output", "")]
-    roomy = clip.frames.shape[2] >= 64  # the 3x5 font fits "2D baseline" from 64 px
+    roomy = clip.frames.shape[2] >= 64  # a 10 px label "2D baseline" is about 55 px wide
     curves = {"input": frame_changes(video), label: frame_changes(output)}
     if baseline_model is not None:
         report(0.1 + share, f"Translating with the 2D baseline {baseline.name}")
