@@ -238,6 +238,8 @@ def test_a_bundled_preset_named_by_its_hub_repo_loads_offline(offline):
         assert os.path.samefile(folder, os.path.join(ZOO, "vmnist-sph2sand-3d"))
         assert expected == presets.load_registry()["vmnist-sph2sand-3d"]["sha256"]
     assert v2v.from_pretrained("hf://keras-v2v/vmnist-sph2sand-3d", discriminators=False).name == "vmnist-sph2sand-3d"
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        assert "KERAS_V2V_ZOO" in handle.read()  # where the bundled zoo is looked for, and how to move it
 
 
 def test_keras_v2v_json_has_one_format_that_refresh_metadata_keeps(tmp_path):
