@@ -202,8 +202,8 @@ def is_our_frame(path):
     try:
         with Image.open(path) as image:  # reads the chunks before the pixels, not the pixels
             return image.format == "PNG" and image.info.get(_MARK[0]) == _MARK[1]
-    except (OSError, UnidentifiedImageError, ValueError):
-        return False
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return False  # not an image, or one too large to be a frame we wrote: not ours
 
 
 def _check_frame_folder_target(path):
