@@ -56,13 +56,12 @@ def edge_change(video):
 
 
 def boundary_jump(video, window, overlap):
-    from keras_v2v.models import inference
-    from keras_v2v.models.inference import window_starts
+    from keras_v2v.utils import windows
 
     changes = frame_changes(video)
-    margin = inference.time_margin(len(video), window, overlap)
+    margin = windows.time_margin(len(video), window, overlap)
     # Windows run over the video mirrored by `margin` frames each side; back to the video's frames.
-    starts = [s - margin for s in window_starts(len(video) + 2 * margin, window, overlap)]
+    starts = [s - margin for s in windows.window_starts(len(video) + 2 * margin, window, overlap)]
     # Transition t -> t + 1 crosses a boundary where a window starts or ends.
     edges = {s - 1 for s in starts[1:]} | {s + window - 1 for s in starts[:-1]}
     edges = sorted(e for e in edges if 0 <= e < len(changes))
@@ -117,9 +116,9 @@ def main(argv=None):
                    help="translate without mirroring a long video's ends (as before 2026-12-07), for before/after")
     args = p.parse_args(argv)
     if args.no_mirror:
-        from keras_v2v.models import inference
+        from keras_v2v.utils import windows
 
-        inference.time_margin = lambda *_: 0
+        windows.time_margin = lambda *_: 0
     rows = [row for name in args.presets.split(",") for row in measure(name, args.frames, args.clips, args.runs)]
     print("| preset | window | overlap | seam error mean / max | boundary jump | first/last change (input's) "
           "| constant clip max change | frames/s (min-max) |")

@@ -17,14 +17,19 @@ The result is a preset folder: ``keras_v2v.from_pretrained("my-preset/")``,
 """
 
 import argparse
+import os
 import sys
 
-import keras
-import numpy as np
+# TensorFlow's graph optimizer logs a harmless "remapper failed" error while it compiles the train
+# step; level 3 keeps TensorFlow's C++ errors and warnings off stderr (set it to 0 to see them).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras_v2v as v2v
-from keras_v2v import data
-from keras_v2v.data.resize import resize_frames
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_v2v as v2v  # noqa: E402
+from keras_v2v import data  # noqa: E402
+from keras_v2v.data.resize import resize_frames  # noqa: E402
 
 
 class ChannelAdapter:

@@ -15,7 +15,7 @@ import sys
 import onnxruntime as ort
 
 from keras_v2v import data
-from keras_v2v.models.inference import translate
+from keras_v2v.utils.windows import translate  # numpy only: no Keras, no TensorFlow
 
 export_dir, source, target = sys.argv[1:4]
 with open(os.path.join(export_dir, "export.json")) as handle:

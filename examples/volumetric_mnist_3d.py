@@ -7,11 +7,16 @@ A few steps only shows the plumbing; the zoo presets are trained far longer.
 """
 
 import argparse
+import os
 
-import keras
+# TensorFlow's graph optimizer logs a harmless "remapper failed" error while it compiles the train
+# step; level 3 keeps TensorFlow's C++ errors and warnings off stderr (set it to 0 to see them).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras_v2v as v2v
-from keras_v2v import data
+import keras  # noqa: E402
+
+import keras_v2v as v2v  # noqa: E402
+from keras_v2v import data  # noqa: E402
 
 
 def main():

@@ -21,6 +21,7 @@ C++ start-up logging kept off the terminal (KERAS_V2V_TF_LOGS=1 shows it).
 import argparse
 import json
 import os
+import re
 import sys
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
@@ -76,16 +77,36 @@ def _check_translate_paths(source, target):
         raise CommandError(f"the output {target} is the input file; name a different output so the input is kept")
 
 
-def _read_input(path, window, max_side):
+def _read_input(path, window, max_side, start=0, max_frames=None):
     from keras_v2v import data
 
     if _is_volume(path):
+        if start or max_frames:
+            raise CommandError(f"{path}: --start and --max-frames cut videos; a volume is translated whole")
         volume = data.read_volume(path, window=window or "minmax")
         return volume, None
-    if os.path.isdir(path):
-        return data.read_frames(path, max_side=max_side), 30.0
-    fps = data.probe_video(path).fps
-    return data.read_video(path, max_side=max_side), fps if fps and 0 < fps <= 240 else 30.0
+    try:
+        if os.path.isdir(path):
+            return data.read_frames(path, start, max_frames=max_frames, max_side=max_side), 30.0
+        fps = data.probe_video(path).fps
+        video = data.read_video(path, start, max_frames=max_frames, max_side=max_side)
+    except data.DataError as error:
+        raise _in_cli_terms(error, "translate part of it (--start S --max-frames N) or downscale it "
+                            "(--max-side 256)", "KERAS_V2V_MAX_DECODED_BYTES") from None
+    return video, fps if fps and 0 < fps <= 240 else 30.0
+
+
+def _in_cli_terms(error, hint, env_var):
+    """A library's over-the-limit message with the advice in this command's options, not Python arguments.
+
+    The readers and `translate` advise `max_frames=`, `max_bytes=` and `batch_size`, which a
+    command-line user cannot type; the measured sizes before that advice are kept.
+    """
+    text = str(error)
+    found = re.match(r"(.*? over the limit of [^;]+);", text)
+    if not found:
+        return error
+    return CommandError(f"{found.group(1)}; {hint}, or set {env_var} (e.g. {env_var}=8GiB) to raise the limit")
 
 
 def _match_channels(video, channels, path):
@@ -97,14 +118,35 @@ def _match_channels(video, channels, path):
         raise CommandError(f"{path}: {error}; the model expects {channels}") from None
 
 
-def _progress_printer():
+def _progress_printer(stream=None):
+    """translate's progress: tqdm's bar on a terminal, plain lines (every 10%) in a log or pipe.
+
+    tqdm would write carriage returns into a file, so off a terminal the lines are ours,
+    as `train` writes them.
+    """
+    stream = stream or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        from tqdm import tqdm
+
+        bar = None
+
+        def report(done, total):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, desc="translating", file=stream, leave=True)
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+        return report
+    shown = [-1]
+
     def report(done, total):
-        width = 30
-        filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\rtranslating [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        tenth = 10 * done // max(total, 1)
+        if tenth > shown[0] or done >= total:
+            shown[0] = tenth
+            stream.write(f"translating: {done}/{total} ({100 * done // max(total, 1)}%)\n")
+            stream.flush()
 
     return report
 
@@ -133,18 +175,22 @@ def translate_command(args):
     _check_translate_paths(args.input, args.output)
     load_backend()
     model = presets.from_pretrained(args.model)
-    video, fps = _read_input(args.input, args.intensity_window, args.max_side)
+    video, fps = _read_input(args.input, args.intensity_window, args.max_side, args.start, args.max_frames)
     source_channels = model.channels_a if args.direction == "a2b" else model.channels_b
     video = _match_channels(video, source_channels, args.input)
     batch_size = _batch_that_fits(model, args, video.shape)
-    output = model.translate(
-        video,
-        direction=args.direction,
-        window=args.window,
-        overlap=args.overlap,
-        batch_size=batch_size,
-        progress=None if args.quiet else _progress_printer(),
-    )
+    try:
+        output = model.translate(
+            video,
+            direction=args.direction,
+            window=args.window,
+            overlap=args.overlap,
+            batch_size=batch_size,
+            progress=None if args.quiet else _progress_printer(),
+        )
+    except ValueError as error:
+        raise _in_cli_terms(error, "downscale the video (--max-side 256) or lower --batch-size",
+                            "KERAS_V2V_MAX_MEMORY") from None
     if _is_volume(args.output):
         data.write_nifti(args.output, output)
     elif args.side_by_side:
@@ -430,6 +476,9 @@ def build_parser():
     tr.add_argument("--batch-size", type=_positive, default=4, help="frames (2D) or windows (3D) per forward pass")
     tr.add_argument("--max-side", type=_positive, default=None,
                     help="downscale frames while reading so the longer side is at most this many pixels")
+    tr.add_argument("--start", type=_non_negative, default=0, help="videos: first frame to translate (default 0)")
+    tr.add_argument("--max-frames", type=_positive, default=None,
+                    help="videos: translate at most this many frames from --start (long or large videos)")
     tr.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
     tr.add_argument("--intensity-window", default=None, help="volumes: window preset (ct-brain, mr, minmax)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -51,6 +51,27 @@ def test_every_zoo_card_loads_as_the_hub_loads_it(name):
         assert handle.read() == cards.card_from_spec(spec)
 
 
+@pytest.mark.parametrize("name", TRAINED)
+def test_every_zoo_cards_python_snippet_runs_on_a_video_file(name, tmp_path, monkeypatch):
+    import re
+
+    import numpy as np
+
+    from keras_v2v import data
+
+    with open(os.path.join(ZOO, name, "README.md"), encoding="utf-8") as handle:
+        snippet = re.search(r"```python\n(.*?)```", handle.read(), re.S).group(1)
+    assert 'read_video("in.mp4")' in snippet
+    # A video file is RGB whatever the preset's domains are (grey presets convert it).
+    rng = np.random.default_rng(0)
+    data.write_video(str(tmp_path / "in.mp4"), rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8), fps=8)
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(compile(snippet, f"zoo/{name}/README.md", "exec"), scope)
+    spec = storage.read_preset_spec(os.path.join(ZOO, name))
+    assert scope["out"].shape == (8, 32, 32, spec["channels"]["b"]) and scope["out"].dtype == np.uint8
+
+
 @pytest.mark.parametrize("name", ["my model: v2", "yes", "null", "[wip] seg2rgb", "#1 model", 'say "hi"', "3.10"])
 def test_awkward_names_write_cards_that_round_trip(model, tmp_path, name):
     folder = tmp_path / "preset"

@@ -56,3 +56,35 @@ def test_demo_lists_extra_presets_first_and_refuses_unknown_ones(preset, monkeyp
     assert served["presets"]["tiny"].rank == 3 and served["presets"]["tiny"].source.endswith("tiny")
     assert cli.main(["demo", "--presets", "no-such-preset"]) == 2
     assert "--presets 'no-such-preset': neither a preset folder nor a registered preset" in capsys.readouterr().err
+
+
+def test_a_video_over_the_read_limit_gets_advice_in_the_commands_own_options(preset, tmp_path, capsys, monkeypatch):
+    source = tmp_path / "long.mp4"
+    data.write_video(str(source), np.zeros((20, 32, 48, 3), np.uint8), fps=10)
+    monkeypatch.setenv("KERAS_V2V_MAX_DECODED_BYTES", str(10 * 32 * 48 * 3))  # 10 frames
+    out = tmp_path / "out.mp4"
+    assert cli.main(["translate", str(source), str(out), "--model", preset, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "over the limit of" in err and "--max-frames" in err and "--max-side" in err
+    assert "KERAS_V2V_MAX_DECODED_BYTES=" in err
+    assert "max_frames" not in err and "max_bytes" not in err and "start/stop" not in err
+    # What the advice says works.
+    assert cli.main(["translate", str(source), str(out), "--model", preset, "--quiet",
+                     "--start", "5", "--max-frames", "8"]) == 0
+    assert data.read_video(str(out)).shape[0] == 8
+
+
+def test_progress_off_a_terminal_is_plain_lines(preset, tmp_path, capsys):
+    import io
+
+    source = tmp_path / "in.mp4"
+    data.write_video(str(source), np.zeros((40, 16, 16, 3), np.uint8), fps=10)
+    assert cli.main(["translate", str(source), str(tmp_path / "out.mp4"), "--model", preset,
+                     "--batch-size", "1"]) == 0
+    err = capsys.readouterr().err  # capsys is not a terminal, as a log file or a pipe is not
+    assert "\r" not in err and err.count("translating: ") >= 2 and err.rstrip().endswith("(100%)")
+    stream = io.StringIO()
+    report = cli._progress_printer(stream)
+    for done in range(1, 101):
+        report(done, 100)
+    assert stream.getvalue().count("\n") == 11 and "\r" not in stream.getvalue()  # the start, then every 10%

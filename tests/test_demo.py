@@ -157,7 +157,7 @@ def test_long_and_large_clip_is_cut_and_downscaled_with_a_notice(server, tmp_pat
     keep = int(demo.MAX_SECONDS)  # at 1 fps
     assert out.shape == (keep, 52, demo.MAX_SIDE, 3)  # 64 * 256 / 320 = 51.2 -> 52 (even)
     assert "Clip cut to its first 10 frames" in status
-    assert "downscaled from 320x64 to 256x52" in status
+    assert "downscaled from 64x320 px (height x width) to 52x256 px (height x width)" in status
 
 
 def test_gif_upload(server, tmp_path):

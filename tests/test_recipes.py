@@ -151,3 +151,10 @@ def test_gta_recipe_without_data_says_where_to_point_it(tmp_path, capsys):
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo", "gta-seg2rgb-3d")
     assert cli.main(["train", os.path.join(root, "recipe.toml"), "--run-dir", str(tmp_path / "r")]) == 2
     assert "--data-root" in capsys.readouterr().err
+
+
+def test_a_saved_recipe_reads_back_whatever_its_strings_hold(recipe_file, tmp_path):
+    recipe = recipes.load_recipe(recipe_file).replace(description='two\nlines, a "quote", a \\ and a\ttab')
+    recipe = recipe.replace(training={"crop_size": (8, 8)})
+    again = recipes.load_recipe(recipes.save_recipe(recipe, str(tmp_path / "again.toml")))
+    assert again.description == recipe.description and again.training["crop_size"] == [8, 8]

@@ -124,3 +124,16 @@ def test_ablate_trains_each_variant_once_and_writes_the_table(tmp_path, capsys):
     marker = tmp_path / "runs" / "table2-smoke" / "3d-base" / "metrics.json"
     before = marker.stat().st_mtime_ns
     assert cli.main(args) == 0 and marker.stat().st_mtime_ns == before
+
+
+def test_the_ablation_report_states_the_measured_parameter_ratio(tmp_path):
+    from keras_v2v.training import ablations
+
+    def row(variant, method, params):
+        return {"variant": variant, "method": method, "what": "?", "steps": 2, "train_minutes": 0.1,
+                "generator_parameters": params, "metrics": {"shape_l2": 1.0}}
+
+    rows = [row("3D base", "3d", 7097), row("2D random", "2d-random", 7100), row("width 16", "3d", 371265)]
+    text = open(ablations.write_report("table1", "smoke", rows, str(tmp_path))).read()
+    assert "| width 16 | width (generator and discriminator 16 filters wide) | 371,265 (52.3x the 3D base) |" in text
+    assert "4x" not in text and "7,100 (" not in text

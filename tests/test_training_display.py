@@ -2,12 +2,14 @@
 TensorBoard scalars and sample images at the global step (also after a resume)."""
 
 import io
+import json
 import os
 
 import numpy as np
 import pytest
 
 from keras_v2v import cli
+from keras_v2v.training import recipes
 from keras_v2v.training.progress import StepProgress
 from keras_v2v.training.run import sample_strip
 
@@ -110,3 +112,58 @@ def test_train_shows_steps_and_logs_tensorboard_at_the_global_step(tmp_path, cap
     assert events["g_loss"] == events["d_loss"] == {2, 4}
     assert events["samples/input_a2b_cycle"] == {2, 4}
     assert sorted(os.listdir(run / "samples")) == ["step-0000002.gif", "step-0000004.gif"]
+
+
+def test_train_stops_at_the_steps_asked_for_not_at_the_end_of_a_chunk(tmp_path, capsys):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(RECIPE)
+    run, out = tmp_path / "run", tmp_path / "preset"
+    args = ["train", str(recipe), "--run-dir", str(run), "--out", str(out), "--no-evaluate",
+            "--no-tensorboard", "--set", "training.steps=3"]  # chunk = 2
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "3 steps" in text and "step 3/3 (100%)" in text and "step 4/" not in text
+    assert f"checkpoint saved at step 3: {run / 'checkpoint-0000003.keras'}" in text
+    assert sorted(n for n in os.listdir(run) if n.startswith("checkpoint")) == ["checkpoint-0000003.keras"]
+    with open(out / "keras_v2v.json") as handle:
+        assert json.load(handle)["training"]["steps"] == 3
+    assert cli.main(args) == 0  # a finished run stays finished
+    assert "step 4" not in capsys.readouterr().out
+
+
+def test_a_run_stopped_inside_a_chunk_logs_each_step_once_to_tensorboard(tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    from keras_v2v.training import resumable, run
+
+    recipe = recipes.load_recipe(_write(tmp_path, RECIPE.replace("sample_every = 2", "sample_every = 0")))
+    save = resumable.ChunkCheckpoint.on_epoch_end
+
+    def stopped_at_step_4(self, epoch, logs=None):
+        if epoch == 1:  # the scalars of step 4 are logged, then the run stops before its checkpoint
+            raise KeyboardInterrupt
+        save(self, epoch, logs)
+
+    monkeypatch.setattr(resumable.ChunkCheckpoint, "on_epoch_end", stopped_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        run.train(recipe, str(tmp_path / "run"), verbose=0)
+    monkeypatch.setattr(resumable.ChunkCheckpoint, "on_epoch_end", save)
+    run.train(recipe, str(tmp_path / "run"), verbose=0)  # resumes at step 2
+    assert _event_steps(tmp_path / "run" / "logs", "g_loss") == [2, 4]
+
+
+def _write(folder, text):
+    path = folder / "recipe.toml"
+    path.write_text(text)
+    return path
+
+
+def _event_steps(logs, tag):
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    steps = []
+    for root, _, files in os.walk(logs):
+        for name in sorted(files):
+            if name.startswith("events.out.tfevents"):
+                steps += [e.step for e in EventFileLoader(os.path.join(root, name)).Load()
+                          for value in e.summary.value if value.tag == tag]
+    return sorted(steps)

@@ -78,12 +78,25 @@ def test_2d_translate_runs_frames_in_batches(rng):
 def test_translate_rejects_bad_inputs(model_3d):
     with pytest.raises(ValueError, match=r"\(T, H, W, C\)"):
         model_3d.translate(np.zeros((16, 16, 3), np.uint8))
-    with pytest.raises(ValueError, match="has 1 channels but the model's source domain has 3"):
-        model_3d.translate(np.zeros((4, 16, 16, 1), np.uint8))
+    with pytest.raises(ValueError, match="has 2 channels but the model's source domain has 3"):
+        model_3d.translate(np.zeros((4, 16, 16, 2), np.uint8))
     with pytest.raises(ValueError, match="dtype"):
         model_3d.translate(np.zeros((4, 16, 16, 3), np.int64))
     with pytest.raises(ValueError, match="direction"):
         model_3d.translate(np.zeros((4, 16, 16, 3), np.uint8), direction="a2c")
+
+
+def test_translate_converts_grey_and_rgb_to_the_source_domain_as_the_cli_does(model_3d, rng):
+    from keras_v2v import data
+
+    grey_model = tiny_3d(depth=8, size=16, channels=1)
+    rgb = rng.integers(0, 256, (8, 16, 16, 3), dtype=np.uint8)  # what read_video returns
+    grey = data.to_channels(rgb, 1)
+    assert np.array_equal(grey_model.translate(rgb), grey_model.translate(grey))
+    assert grey_model.translate(rgb).shape == (8, 16, 16, 1)
+    floats = rgb.astype(np.float32) / 255.0  # float in [0, 1] stays in [0, 1]
+    assert np.allclose(data.to_channels(floats, 1), grey / 255.0, atol=0.5 / 255 + 1e-6)
+    assert np.array_equal(model_3d.translate(grey), model_3d.translate(np.repeat(grey, 3, axis=-1)))
 
 
 def test_window_plan_covers_every_frame():

@@ -419,3 +419,30 @@ def test_to_channels_converts_grey_and_rgb_only():
     assert to_channels(rgb, 3) is rgb
     with pytest.raises(ValueError, match="cannot convert 2 channels to 3"):
         to_channels(np.zeros((1, 2, 2, 2), np.uint8), 3)
+
+
+def test_labels_are_drawn_by_pillow_in_upper_and_lower_case():
+    from keras_v2v.data.writers import render_label
+
+    lower, upper = render_label("baseline", 96), render_label("BASELINE", 96)
+    assert lower.shape == upper.shape and lower.dtype == np.uint8 and set(np.unique(lower)) == {0, 255}
+    assert not np.array_equal(lower, upper)  # the old 3x5 font drew lower case as upper case
+
+
+def test_png_frames_carry_a_mark_pillow_reads_and_others_do_not(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    from keras_v2v.data import video_write
+
+    ours = tmp_path / "ours"
+    write_video(str(ours), smooth_video(2, 8, 8), fps=5)
+    assert all(video_write.is_our_frame(str(p)) for p in ours.iterdir())
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(photo)
+    assert not video_write.is_our_frame(str(photo))
+    marked = PngImagePlugin.PngInfo()
+    marked.add_text("Software", "keras-v2v")  # a mark after other chunks (pHYs) is still ours
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(photo, pnginfo=marked, dpi=(72, 72))
+    assert video_write.is_our_frame(str(photo))
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert not video_write.is_our_frame(str(tmp_path / "notes.txt"))

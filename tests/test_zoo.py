@@ -242,3 +242,25 @@ def test_config_and_weights_that_do_not_match_are_one_clear_error(tmp_path, caps
                      "--model", str(folder), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "do not match" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bundled_preset_named_by_its_hub_repo_loads_offline(offline):
+    for name in ("hf://keras-v2v/vmnist-sph2sand-3d", "keras-v2v/vmnist-sph2sand-3d"):
+        folder, expected, _ = presets.resolve(name)
+        assert os.path.samefile(folder, os.path.join(ZOO, "vmnist-sph2sand-3d"))
+        assert expected == presets.load_registry()["vmnist-sph2sand-3d"]["sha256"]
+    assert v2v.from_pretrained("hf://keras-v2v/vmnist-sph2sand-3d", discriminators=False).name == "vmnist-sph2sand-3d"
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        assert "KERAS_V2V_ZOO" in handle.read()  # where the bundled zoo is looked for, and how to move it
+
+
+def test_keras_v2v_json_has_one_format_that_refresh_metadata_keeps(tmp_path):
+    # zoo/refresh_metadata.py writes it this way; save_pretrained must too, or a clean clone changes.
+    for name in BUNDLED:
+        with open(os.path.join(ZOO, name, storage.PRESET_FILE)) as handle:
+            text = handle.read()
+        assert text == storage.json_text(json.loads(text)), name
+    folder = v2v.from_pretrained("vmnist-sph2sand-2d-random").save_pretrained(str(tmp_path / "copy"))
+    with open(os.path.join(folder, storage.PRESET_FILE)) as handle:
+        text = handle.read()
+    assert text == storage.json_text(json.loads(text))

@@ -1,9 +1,11 @@
 """Writes the sample clips in this folder: one held-out clip per bundled task.
 
 Each clip is item 0 of the held-out split of the task's recipe (zoo/<preset>/recipe.toml),
-so no preset was trained on it.  Rerun:  python examples/media/make_media.py
+so no preset was trained on it.  Rerun:  python examples/media/make_media.py [--out DIR]
+(a test rewrites them into a temporary folder and compares them with the committed ones).
 """
 
+import argparse
 import os
 import sys
 
@@ -25,18 +27,24 @@ CLIPS = {
 }
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=HERE, help="folder to write the clips to (default: this folder)")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
     cache = {}
     for name, (preset, domain, fps) in CLIPS.items():
         if preset not in cache:
             recipe = recipes.load_recipe(os.path.join(ROOT, "zoo", preset, "recipe.toml"))
             cache[preset] = pipeline.load_data(recipe).test
         clip = getattr(cache[preset], domain)[0]
-        path = os.path.join(HERE, name)
+        path = os.path.join(args.out, name)
         if name.endswith(".nii.gz"):
             data.write_nifti(path, clip)
         else:
-            data.write_video(path, clip, fps=fps)
+            # Lossless (crf 0): lossy H.264 of the same frames differs from run to run here (PyAV 18,
+            # libx264), and the clips must be what a rerun writes.
+            data.write_video(path, clip, fps=fps, crf=0)
         print(f"wrote {path} {clip.shape} ({os.path.getsize(path):,} bytes)")
 
 

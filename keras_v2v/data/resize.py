@@ -1,4 +1,9 @@
-"""Resizing frames and volumes along any axis (area, linear or nearest), in numpy."""
+"""Resizing frames and volumes along any axis (area, linear or nearest), in numpy.
+
+Kept ours: `data` imports no Keras backend (so not keras.ops.image.resize), Pillow is not a
+core dependency and resizes 2D images only (volumes need the depth axis), and swscale (PyAV)
+reads uninitialised row padding of its frames; this exact box filter is none of those.
+"""
 
 import numpy as np
 

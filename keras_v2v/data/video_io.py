@@ -34,6 +34,7 @@ import numpy as np
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
 from keras_v2v.data.resize import resize_frames
+from keras_v2v.utils import channels as channels_rule
 from keras_v2v.utils.limits import max_bytes as byte_limit
 from keras_v2v.utils.limits import over_limit_message
 
@@ -517,18 +518,10 @@ def read_image_files(files):
 
 
 def to_channels(video, channels):
-    """Grey <-> RGB: ``video`` (..., C) uint8 with ``channels`` (1 or 3) channels.
+    """Grey <-> RGB: ``video`` (..., C) with ``channels`` (1 or 3) channels, same dtype.
 
     RGB -> grey uses the ITU-R BT.601 luma weights; grey -> RGB repeats the
-    channel. Other channel counts raise ValueError.
+    channel (`keras_v2v.utils.channels`, the rule `model.translate` applies too).
+    Other channel counts raise ValueError.
     """
-    video = np.asarray(video)
-    have = video.shape[-1]
-    if have == channels:
-        return video
-    if have == 3 and channels == 1:
-        grey = video.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return np.clip(np.rint(grey), 0, 255).astype(video.dtype)[..., None]
-    if have == 1 and channels == 3:
-        return np.repeat(video, 3, axis=-1)
-    raise ValueError(f"cannot convert {have} channels to {channels} (only grey <-> RGB)")
+    return channels_rule.to_channels(video, channels)

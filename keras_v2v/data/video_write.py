@@ -20,9 +20,8 @@ Writers accept uint8, bool, or float in [0, 1]; RGB (T, H, W, 3), grey
 """
 
 import fractions
+import io
 import os
-import struct
-import zlib
 
 import av
 import numpy as np
@@ -181,34 +180,30 @@ def _write_gif(tmp, frames, fps):
         _encode(container, stream, frames, _pal8_frame)
 
 
-# A tEXt chunk right after IHDR marks the PNGs keras-v2v wrote, so a frame folder
-# is replaced only when every file in it is one of ours (never a user's photos).
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_MARK_TEXT = b"Software\x00keras-v2v"
-_MARK_CHUNK = struct.pack(">I", len(_MARK_TEXT)) + b"tEXt" + _MARK_TEXT + struct.pack(
-    ">I", zlib.crc32(b"tEXt" + _MARK_TEXT) & 0xFFFFFFFF
-)
-_IHDR_END = len(_PNG_SIGNATURE) + 25  # signature, then IHDR: length, type, 13 data bytes, crc
+# A tEXt chunk (Pillow's PngInfo) marks the PNGs keras-v2v wrote, so a frame folder is
+# replaced only when every file in it is one of ours (never a user's photos).
+_MARK = ("Software", "keras-v2v")
 
 
 def _encode_png(frame):
-    codec = av.CodecContext.create("png", "w")
-    codec.height, codec.width = frame.shape[:2]
-    codec.pix_fmt = "rgb24"
-    packets = codec.encode(av.VideoFrame.from_ndarray(frame, format="rgb24"))
-    packets += codec.encode(None)
-    png = b"".join(bytes(p) for p in packets)
-    return png[:_IHDR_END] + _MARK_CHUNK + png[_IHDR_END:]
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(*_MARK)
+    buffer = io.BytesIO()
+    Image.fromarray(frame, "RGB").save(buffer, format="PNG", pnginfo=info, compress_level=6)
+    return buffer.getvalue()
 
 
 def is_our_frame(path):
-    """True for a PNG that keras-v2v wrote (it carries our tEXt mark after IHDR)."""
+    """True for a PNG that keras-v2v wrote (it carries our tEXt mark)."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(_IHDR_END + len(_MARK_CHUNK))
-    except OSError:
-        return False
-    return head.startswith(_PNG_SIGNATURE) and head[_IHDR_END:] == _MARK_CHUNK
+        with Image.open(path) as image:  # reads the chunks before the pixels, not the pixels
+            return image.format == "PNG" and image.info.get(_MARK[0]) == _MARK[1]
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return False  # not an image, or one too large to be a frame we wrote: not ours
 
 
 def _check_frame_folder_target(path):

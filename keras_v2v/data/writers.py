@@ -4,9 +4,10 @@
 (D, H, W, 1) along the width: grey is broadcast to RGB, every panel is scaled
 to the first panel's height (keeping its aspect ratio), shorter videos are
 held on their last frame, and optional labels are drawn above each panel with
-a built-in 3x5 pixel font (no font files or Pillow needed).
+Pillow's built-in font.
 """
 
+import functools
 import warnings
 
 import numpy as np
@@ -15,56 +16,35 @@ from keras_v2v.data.errors import DataError
 from keras_v2v.data.resize import resize_frames
 from keras_v2v.data.video_write import validated_frames, write_video
 
-# 3x5 bitmap glyphs; lower case is drawn as upper case, unknown characters as "?".
-_FONT = {
-    "A": ("010", "101", "111", "101", "101"), "B": ("110", "101", "110", "101", "110"),
-    "C": ("011", "100", "100", "100", "011"), "D": ("110", "101", "101", "101", "110"),
-    "E": ("111", "100", "110", "100", "111"), "F": ("111", "100", "110", "100", "100"),
-    "G": ("011", "100", "101", "101", "011"), "H": ("101", "101", "111", "101", "101"),
-    "I": ("111", "010", "010", "010", "111"), "J": ("001", "001", "001", "101", "010"),
-    "K": ("101", "101", "110", "101", "101"), "L": ("100", "100", "100", "100", "111"),
-    "M": ("101", "111", "111", "101", "101"), "N": ("110", "101", "101", "101", "101"),
-    "O": ("010", "101", "101", "101", "010"), "P": ("110", "101", "110", "100", "100"),
-    "Q": ("010", "101", "101", "110", "011"), "R": ("110", "101", "110", "101", "101"),
-    "S": ("011", "100", "010", "001", "110"), "T": ("111", "010", "010", "010", "010"),
-    "U": ("101", "101", "101", "101", "111"), "V": ("101", "101", "101", "101", "010"),
-    "W": ("101", "101", "111", "111", "101"), "X": ("101", "101", "010", "101", "101"),
-    "Y": ("101", "101", "010", "010", "010"), "Z": ("111", "001", "010", "100", "111"),
-    "0": ("111", "101", "101", "101", "111"), "1": ("010", "110", "010", "010", "111"),
-    "2": ("110", "001", "010", "100", "111"), "3": ("110", "001", "010", "001", "110"),
-    "4": ("101", "101", "111", "001", "001"), "5": ("111", "100", "110", "001", "110"),
-    "6": ("011", "100", "111", "101", "111"), "7": ("111", "001", "010", "010", "010"),
-    "8": ("111", "101", "111", "101", "111"), "9": ("111", "101", "111", "001", "110"),
-    " ": ("000", "000", "000", "000", "000"), "-": ("000", "000", "111", "000", "000"),
-    "_": ("000", "000", "000", "000", "111"), ".": ("000", "000", "000", "000", "010"),
-    ",": ("000", "000", "000", "010", "100"), ":": ("000", "010", "000", "010", "000"),
-    "/": ("001", "001", "010", "100", "100"), "(": ("010", "100", "100", "100", "010"),
-    ")": ("010", "001", "001", "001", "010"), "+": ("000", "010", "111", "010", "000"),
-    "=": ("000", "111", "000", "111", "000"), ">": ("100", "010", "001", "010", "100"),
-    "<": ("001", "010", "100", "010", "001"), "%": ("101", "001", "010", "100", "101"),
-    "?": ("110", "001", "010", "000", "010"), "'": ("010", "010", "000", "000", "000"),
-}
+@functools.lru_cache(maxsize=8)
+def _font(size):
+    """Pillow's built-in font at `size` px (FreeType; its bitmap font where Pillow lacks FreeType)."""
+    from PIL import ImageFont
 
-
-def _glyph(char):
-    rows = _FONT.get(char.upper(), _FONT["?"])
-    return np.array([[c == "1" for c in row] for row in rows], bool)
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ValueError, OSError):  # Pillow < 10.1 or no FreeType: a fixed-size bitmap font
+        return ImageFont.load_default()
 
 
 def render_label(text, width, scale=1):
-    """A (5*scale + 4*scale, width, 3) uint8 strip with ``text`` in white on black."""
+    """A (H, width, 3) uint8 strip with ``text`` in white on black, centred; cut at the panel edge.
+
+    Drawn by Pillow, not anti-aliased (``fontmode = "1"``), so the text is pure white and stays
+    crisp when videos are enlarged; H is the font's line height plus a margin.
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font(10 * scale)
+    ascent, descent = font.getmetrics() if hasattr(font, "getmetrics") else (10 * scale, 0)
     pad = 2 * scale
-    strip = np.zeros((5 * scale + 2 * pad, width, 3), np.uint8)
-    if not text:
-        return strip
-    bitmap = np.concatenate(
-        [np.pad(_glyph(c), ((0, 0), (0, 1))) for c in str(text)], axis=1
-    )[:, :-1]
-    bitmap = np.kron(bitmap, np.ones((scale, scale), bool))
-    bitmap = bitmap[:, : max(0, width - 2 * pad)]  # too long: cut at the panel edge
-    left = max(pad, (width - bitmap.shape[1]) // 2)
-    strip[pad : pad + bitmap.shape[0], left : left + bitmap.shape[1]][bitmap] = 255
-    return strip
+    strip = Image.new("L", (max(1, int(width)), ascent + descent + 2 * pad), 0)
+    if text:
+        draw = ImageDraw.Draw(strip)
+        draw.fontmode = "1"
+        left = max(pad, int(width - draw.textlength(str(text), font=font)) // 2)
+        draw.text((left, pad), str(text), fill=255, font=font)
+    return np.repeat(np.asarray(strip)[..., None], 3, axis=-1)
 
 
 def _as_video(video, k):

@@ -19,9 +19,11 @@ from keras_v2v.demo.core import (
     load_model,
     read_clip,
     resolve_presets,
+    size_text,
     translate_clip,
     with_extra_presets,
 )
+from keras_v2v.demo.expects import first_screen
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def build_app(
             logger.exception("inspecting an upload failed")
             return _status([], error=f"Could not read the upload ({type(e).__name__}: {e}).")
         t, h, w = clip.frames.shape[:3]
-        ready = f"Ready: {t} frames of {w}x{h} at {clip.fps:.3g} fps. Press Translate."
+        ready = f"Ready: {t} frames of {size_text(h, w)} at {clip.fps:.3g} fps. Press Translate."
         return _status(clip.notices, ready)
 
     @_gpu
@@ -207,6 +209,9 @@ def build_app(
             "its temporal consistency with the framewise 2D baseline. "
             f"Running on **{device}**."
         )
+        if table:
+            # First screen: what each preset learned from, since real footage is not it.
+            gr.Markdown(first_screen(table.values()), elem_id="v2v-trained-on")
         if notices:
             gr.Markdown("\n\n".join(f"**Notice:** {n}" for n in notices), elem_id="v2v-notices")
         # Made here, placed below: the examples that fill them come first on the page.

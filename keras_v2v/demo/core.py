@@ -45,6 +45,7 @@ import numpy as np
 
 from keras_v2v import data
 from keras_v2v.data.errors import DataError
+from keras_v2v.demo import expects
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ class Limits:
             f"more than {self.max_source_pixels / 1e6:.1f} megapixels per frame are refused); "
             "the page says when a clip was cut or downscaled."
         )
+
+
+def size_text(height, width):
+    """A frame size as `keras-v2v list` writes shapes: height first ("64x112 px (height x width)")."""
+    return f"{height}x{width} px (height x width)"
 
 
 class DemoInputError(ValueError):
@@ -338,7 +344,7 @@ def read_clip(path, limits=None):
             notices.append(f"{name} declares no usable frame rate; assuming {DEFAULT_FPS:g} fps.")
         if info.height * info.width > limits.max_source_pixels:
             raise DemoInputError(
-                f"{name} declares {info.width}x{info.height} frames ({info.height * info.width / 1e6:.1f} "
+                f"{name} declares frames of {size_text(info.height, info.width)} ({info.height * info.width / 1e6:.1f} "
                 f"megapixels); the demo accepts at most {limits.max_source_pixels / 1e6:.1f} megapixels per "
                 "frame. Downscale the clip and try again."
             )
@@ -369,8 +375,8 @@ def read_clip(path, limits=None):
         )
     if target != source_size:
         notices.append(
-            f"Frames downscaled from {source_size[1]}x{source_size[0]} to {target[1]}x{target[0]} "
-            f"px (the demo's limit is {limits.max_side} px on the longer side)."
+            f"Frames downscaled from {size_text(*source_size)} to {size_text(*target)} "
+            f"(the demo's limit is {limits.max_side} px on the longer side)."
         )
     return Clip(frames, fps, notices, source_size)
 
@@ -464,6 +470,9 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
 
     source_channels = model.channels_a if direction == "a2b" else model.channels_b
     video = data.to_channels(clip.frames, source_channels)
+    unlike = expects.unlike_notice(preset, clip.frames, direction)
+    if unlike:
+        clip.notices.append(unlike)
     share = 0.6 if baseline_model is not None else 0.85
 
     def stage(first, width, desc):
@@ -475,7 +484,7 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
         video, direction=direction, batch_size=4, progress=stage(0.1, share, f"Translating with {preset.name}")
     )
     panels, labels = [clip.frames, output], ["input", label.replace(" output", "")]
-    roomy = clip.frames.shape[2] >= 64  # the 3x5 font fits "2D baseline" from 64 px
+    roomy = clip.frames.shape[2] >= 64  # a 10 px label "2D baseline" is about 55 px wide
     curves = {"input": frame_changes(video), label: frame_changes(output)}
     if baseline_model is not None:
         report(0.1 + share, f"Translating with the 2D baseline {baseline.name}")
@@ -540,7 +549,7 @@ def _summary(preset, direction, clip, flicker, seconds, motion=None):
     t, h, w = clip.frames.shape[:3]
     lines = [
         (
-            f"**{preset.name}**: {src} -> {dst}, {t} frames of {w}x{h} at {clip.fps:.3g} fps, "
+            f"**{preset.name}**: {src} -> {dst}, {t} frames of {size_text(h, w)} at {clip.fps:.3g} fps, "
             f"{seconds:.1f} s on {device_info()}."
         )
     ]

@@ -357,8 +357,11 @@ class CycleGAN(BackendTrainer, keras.Model):
 
         Args:
             video: (T, H, W, C) or a batch (N, T, H, W, C); uint8 in [0, 255]
-                or float in [0, 1]. Any T >= 1 and any H, W. Not a path: read
-                files with `keras_v2v.data.read_video` / `read_volume` first.
+                or float in [0, 1]. Any T >= 1 and any H, W. Grey (C=1) and
+                RGB (C=3) are converted to the source domain's channels (RGB ->
+                grey: BT.601 luma; grey -> RGB: the channel repeated), as the CLI
+                and the demo do. Not a path: read files with
+                `keras_v2v.data.read_video` / `read_volume` first.
             direction: "a2b" or "b2a".
             window: 3D models: frames per window (default: the training
                 depth). Longer videos are covered by overlapping windows whose
@@ -369,8 +372,8 @@ class CycleGAN(BackendTrainer, keras.Model):
             progress: optional callable(done, total) called after each batch.
 
         Returns:
-            The translation with the input's shape (channels of the target
-            domain) and dtype.
+            The translation with the input's shape and dtype, in the target
+            domain's channels.
         """
         if isinstance(video, (str, bytes, os.PathLike)):
             # Models read no files (the data layer does): say which reader to use.
@@ -447,6 +450,21 @@ class CycleGAN(BackendTrainer, keras.Model):
         return cls(**config)
 
     # ---------------------------------------------------------------- presets
+    @classmethod
+    def from_pretrained(cls, preset, revision=None, token=None, discriminators=True):
+        """`keras_v2v.from_pretrained` as a class method (what KerasHub and transformers users type first).
+
+        `preset`: a registered name, a preset folder, "org/repo" or "hf://org/repo".
+        """
+        from keras_v2v.presets import registry
+
+        model = registry.from_pretrained(preset, revision=revision, token=token, discriminators=discriminators)
+        if not isinstance(model, cls):
+            raise TypeError(f"{preset}: holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    from_preset = from_pretrained  # KerasHub's name for the same thing
+
     def save_pretrained(self, directory, overwrite=False, **kwargs):
         """Writes a preset folder (config.json, weights, README.md); see `keras_v2v.presets.save_pretrained`."""
         from keras_v2v.presets import storage

@@ -13,6 +13,7 @@ can be rewritten without loading (or retraining) the model.
 
 import json
 import math
+import re
 
 from keras_v2v.presets.spec import model_spec, parameter_counts
 
@@ -22,7 +23,8 @@ LICENSE = "apache-2.0"
 # tag of the Hub's task list; huggingface_hub ships no list of them to check).
 PIPELINE_TAG = "video-to-video"
 TAGS = ("keras-v2v", "video-to-video", "cyclegan", "unpaired-image-translation")
-FRONT_MATTER_ORDER = ["library_name", "license", "pipeline_tag", "tags", "datasets"]
+FRONT_MATTER_ORDER = ["library_name", "license", "pipeline_tag", "base_model", "tags", "datasets"]
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 
 METHOD_TEXT = {
     "3d": "3D (spatio-temporal) CycleGAN trained on clips of consecutive frames",
@@ -87,8 +89,11 @@ def card_data(spec):
     tags = list(TAGS) + [f"method-{spec.get('method') or 'custom'}"]
     if spec.get("generators_only"):
         tags.append("generators-only")
+    base = spec.get("base_model")
     return ModelCardData(
         library_name=LIBRARY_NAME,
+        # The Hub links a fine-tuned model to its base through this field; it takes repo ids only.
+        base_model=base if isinstance(base, str) and _REPO_ID.match(base) else None,
         license=LICENSE,
         pipeline_tag=PIPELINE_TAG,
         tags=tags,
@@ -139,6 +144,10 @@ def _body(spec):
         lines.append(f"- one training sample: `{shape}`"
                      + (" (frames, height, width, channels); any length and size translate" if rank == 3
                         else " (height, width, channels); videos are translated frame by frame"))
+    if spec.get("base_model"):
+        base = str(spec["base_model"])
+        link = f"[{base}](https://huggingface.co/{base})" if _REPO_ID.match(base) else f"`{base}`"
+        lines.append(f"- fine-tuned from {link}")
     parameters = _parameters_line(spec)
     if parameters:
         lines.append(parameters)
@@ -150,8 +159,8 @@ def _body(spec):
         "```python",
         "import keras_v2v as v2v",
         f"model = v2v.from_pretrained({json.dumps(name)})",
-        'video = v2v.data.read_video("in.mp4")  # (T, H, W, C) uint8; read_volume for NIfTI / DICOM',
-        'out = model.translate(video, direction="a2b")',
+        'video = v2v.data.read_video("in.mp4")  # (T, H, W, 3) uint8; read_volume for NIfTI / DICOM',
+        'out = model.translate(video, direction="a2b")  # grey <-> RGB converted to the model\'s channels',
         "```",
         "",
         f"or `keras-v2v translate in.mp4 out.mp4 --model {name} --side-by-side`. "

@@ -154,6 +154,10 @@ def resolve(preset, revision=None, token=None):
         # (An explicit other revision is checked against its own keras_v2v.json record only.)
         name = next((n for n, e in entries.items() if e.get("hub_repo") == repo_id), None)
         expected = entries[name].get("sha256") if name and revision in (None, "main") else None
+        bundled = _bundled_folder(name) if expected else None
+        if bundled:
+            # The same weights (the registry's checksum) are here: no cache or network needed.
+            return bundled, expected, preset
         return _from_hub(repo_id, revision, token, preset, name), expected, preset
     if looks_like_path or os.path.exists(preset):
         raise PresetNotFoundError(

@@ -13,6 +13,7 @@ import json
 import os
 import warnings
 
+from keras_v2v.presets import lineage
 from keras_v2v.presets.spec import config_is_generators_only, model_spec
 from keras_v2v.utils.files import atomic_path, check_output_path
 
@@ -27,6 +28,11 @@ def sha256_of(path, chunk=1 << 20):
         for block in iter(lambda: handle.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def json_text(spec):
+    """keras_v2v.json as every writer writes it (save_pretrained, zoo/refresh_metadata.py): one format, final newline."""
+    return json.dumps(spec, indent=2, default=float) + "\n"
 
 
 def _inference_copy(model):
@@ -124,6 +130,9 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
         card: README.md text (default: a card built from the model and `metadata`,
             with `metadata["evaluation"]` in its model-index and Evaluation section).
         metadata: extra fields for keras_v2v.json (name, task, method, evaluation, ...).
+            A model `from_pretrained` returned brings its preset's: fine-tuned, a
+            derived name, the base's task and method and `base_model`; untrained,
+            the base's own record (`keras_v2v.presets.lineage`). `metadata` overrides them.
         extra_files: {file name in the folder: text} (a recipe, a data licence).
         allow_generators_only: save a model without discriminators without the
             `GeneratorsOnlyWarning` (such a preset cannot be fine-tuned).
@@ -146,11 +155,12 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             "format_version": FORMAT_VERSION,
             **model_spec(model),
             "weights_dtype": weights_dtype or "float32",
+            **lineage.lineage_metadata(model),
             **(metadata or {}),
             "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
-            json.dump(spec, handle, indent=2, default=float)
+            handle.write(json_text(spec))
         with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:
             handle.write(card if card is not None else cards.card_from_spec(spec))
         for name, text in (extra_files or {}).items():
@@ -212,7 +222,8 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         skipped = [w for w in caught if "saving" in str(w.filename) and issubclass(w.category, UserWarning)]
         if skipped:
             raise ValueError(str(skipped[0].message))
-        return model
+        # A name or Hub repo id (not the folder's path) may be the preset's repo id.
+        return lineage.attach(model, spec, asked=None if label == directory else label)
     except Exception as error:  # h5py, Keras and numpy raise many types for a damaged folder
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(

@@ -102,7 +102,7 @@ def translate(runtime, video, window=None, overlap=None, batch_size=8, progress=
     `video` is (T, H, W, C) or (N, T, H, W, C), uint8 or float in [0, 1]; the
     result has its shape (the target domain's channels) and dtype.
     """
-    from keras_v2v.models import inference
+    from keras_v2v.utils import windows as inference  # numpy only: no Keras backend for a runtime
 
     record = runtime.record
     fixed = record["input"]["shape"][1:-1]

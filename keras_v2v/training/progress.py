@@ -39,6 +39,10 @@ def _floats(logs):
 class StepProgress(keras.callbacks.Callback):
     """Training progress by step, over the whole run.
 
+    Kept ours: keras.utils.Progbar counts one epoch (a chunk here) and prints nothing off a
+    terminal until it ends; tqdm writes carriage returns into log files. Neither writes the
+    plain step lines with checkpoints between them that a log of a resumable run needs.
+
     Args:
         total_steps: steps of the whole run (not of a chunk).
         first_step: the step the run starts (or resumes) from.
@@ -121,7 +125,10 @@ class StepTensorBoard(keras.callbacks.Callback):
     """TensorBoard scalars every `every` steps and images on request, at the global step.
 
     Needs TensorFlow's summary writer (any Keras backend). Scalars go to
-    `log_dir/train`, like Keras' own TensorBoard callback.
+    `log_dir/train`, like Keras' own TensorBoard callback. What a chunk logs is
+    held back until its checkpoint is saved (the checkpoint callback runs
+    before this one): a run stopped inside a chunk resumes from the previous
+    checkpoint and logs those steps again, so written early they would appear twice.
     """
 
     def __init__(self, log_dir, first_step=0, every=10):
@@ -132,6 +139,7 @@ class StepTensorBoard(keras.callbacks.Callback):
         self.step = int(first_step)
         self.every = max(1, int(every))
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "train"))
+        self._pending = []  # (step, kind, name, value) of the chunk in progress
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -139,18 +147,24 @@ class StepTensorBoard(keras.callbacks.Callback):
             self.scalars(_floats(logs), self.step)
 
     def scalars(self, values, step):
-        with self.writer.as_default(step=int(step)):
-            for name, value in values.items():
-                self._tf.summary.scalar(name, value)
+        self._pending += [(int(step), "scalar", name, value) for name, value in values.items()]
 
     def image(self, name, image, step):
         """`image`: (H, W, 3) uint8."""
-        with self.writer.as_default(step=int(step)):
-            self._tf.summary.image(name, np.asarray(image, np.uint8)[None], max_outputs=1)
+        self._pending.append((int(step), "image", name, np.asarray(image, np.uint8)[None]))
+
+    def _write_pending(self):
+        for step, kind, name, value in self._pending:
+            with self.writer.as_default(step=step):
+                if kind == "scalar":
+                    self._tf.summary.scalar(name, value)
+                else:
+                    self._tf.summary.image(name, value, max_outputs=1)
+        self._pending = []
         self.writer.flush()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.writer.flush()
+        self._write_pending()
 
     def on_train_end(self, logs=None):
         self.writer.flush()

@@ -220,30 +220,20 @@ class Recipe:
         return dataclasses.replace(self, **changes)
 
     def to_toml(self):
-        lines = [f"name = {_toml_value(self.name)}", f"task = {_toml_value(self.task)}",
-                 f"method = {_toml_value(self.method)}"]
+        """The recipe as TOML text (tomli-w: strings with newlines or quotes are escaped as TOML needs)."""
+        import tomli_w
+
+        document = {"name": self.name, "task": self.task, "method": self.method}
         if self.description:
-            lines.append(f"description = {_toml_value(self.description)}")
+            document["description"] = self.description
         for table in TABLES:
             if table == "distribution" and self.distribution == DISTRIBUTION_DEFAULTS:
                 continue  # a saved recipe (a preset's, say) should not pin a device count
-            lines += ["", f"[{table}]"]
             values = getattr(self, table)
             if table == "model" and values.get("init_from"):
                 values = {k: v for k, v in values.items() if k not in ARCHITECTURE_KEYS}
-            lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
-        return "\n".join(lines) + "\n"
-
-
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+            document[table] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
+        return tomli_w.dumps(document)
 
 
 def load_recipe(path):

@@ -10,6 +10,11 @@ checkpoint; when a kill falls between the two, the resumed run keeps the
 checkpoint's step and notes the missing chunk of loss history.
 Runs written before this scheme (`checkpoint.keras` plus `steps_done` in
 `progress.json`) still resume.
+
+Kept ours rather than keras.callbacks.BackupAndRestore: that one restores into a model the
+caller built and compiled again, and it does not set the sampler's epoch (which decides the
+batches a resumed run draws); its backup is one folder per run rather than a whole-model
+checkpoint whose file name holds its step (what export and `latest_checkpoint` read).
 """
 
 import json
@@ -69,15 +74,19 @@ def read_progress(run_dir):
 class ChunkCheckpoint(keras.callbacks.Callback):
     """Saves the model, then the progress record, at the end of every epoch (= chunk).
 
+    `total_steps` ends the run there: the last chunk stops early when the run's
+    steps are not a whole number of chunks, and its checkpoint holds that step.
+
     `on_saved(step, path)`, when given, is told about each checkpoint (the progress display).
     With several hosts every host saves (reading distributed variables may need all
     of them) but only the chief writes into `run_dir`; the others write a scratch folder.
     """
 
-    def __init__(self, run_dir, steps_per_chunk, progress, on_saved=None, is_chief=True):
+    def __init__(self, run_dir, steps_per_chunk, progress, on_saved=None, is_chief=True, total_steps=None):
         super().__init__()
         self.run_dir = run_dir
         self.steps_per_chunk = steps_per_chunk
+        self.total_steps = total_steps
         self.progress = progress
         self.on_saved = on_saved
         self.is_chief = is_chief
@@ -92,9 +101,16 @@ class ChunkCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.time()
+        self._step = epoch * self.steps_per_chunk
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.total_steps and self._step >= self.total_steps:
+            # Keras ends the epoch after this batch and still calls on_epoch_end (the checkpoint).
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        step = (epoch + 1) * self.steps_per_chunk
+        step = min((epoch + 1) * self.steps_per_chunk, self.total_steps or float("inf"))
         previous, _ = latest_checkpoint(self.folder)
         with atomic_path(checkpoint_path(self.folder, step)) as tmp:
             self.model.save(tmp)
@@ -119,7 +135,8 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
             `UnpairedVideoDataset(..., steps_per_epoch=steps_per_chunk)`).
             If it has an `epoch` attribute it is set so a resumed run draws
             the batches the uninterrupted run would have drawn.
-        total_steps: steps to train in all (rounded up to whole chunks).
+        total_steps: steps to train in all; the last chunk is cut short when they
+            are not a whole number of chunks (its checkpoint holds `total_steps`).
         verbose: 1 shows progress by step over the whole run (`StepProgress`:
             a bar on a terminal, plain lines otherwise); 0 shows nothing.
         is_chief: False on the other hosts of a multi-host run: they resume from
@@ -140,19 +157,22 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
     else:
         progress = {"steps_done": 0, "train_seconds": 0.0, "history": {}}
         model = build_and_compile()
-    if step % steps_per_chunk:
+    if step % steps_per_chunk and step < total_steps:
+        # A short last chunk ended that run; chunks after it would not line up with the batches drawn.
         raise ValueError(f"{checkpoint} holds step {step}, which is not a whole number of chunks of "
-                         f"{steps_per_chunk} steps; resume with the chunk size it was trained with.")
+                         f"{steps_per_chunk} steps: it ended a run of {step} steps, or was trained with "
+                         "another chunk size. Continue in a new run folder (or with that chunk size), or set "
+                         f"the steps to a multiple of {steps_per_chunk} before a run you mean to extend.")
     chunks = -(-total_steps // steps_per_chunk)
     done = step // steps_per_chunk
-    if done < chunks:
+    if step < total_steps:
         if hasattr(batches, "epoch"):
             # Keras calls on_epoch_end once before training, which adds one.
             batches.epoch = done
         # Keras' bar counts epochs (= chunks here) and colours its text: show steps instead.
-        display = StepProgress(chunks * steps_per_chunk, first_step=step) if verbose else None
-        checkpoint = ChunkCheckpoint(run_dir, steps_per_chunk, progress,
-                                     on_saved=display.checkpoint if display else None, is_chief=is_chief)
+        display = StepProgress(total_steps, first_step=step) if verbose else None
+        checkpoint = ChunkCheckpoint(run_dir, steps_per_chunk, progress, on_saved=display.checkpoint if display else None,
+                                     is_chief=is_chief, total_steps=total_steps)
         model.fit(
             batches,
             epochs=chunks,

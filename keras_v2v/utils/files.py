@@ -90,7 +90,11 @@ _RENAME_EXCHANGE = 2
 
 
 def _exchange(a, b):
-    """Atomically swaps two paths (Linux renameat2); False where the system cannot."""
+    """Atomically swaps two paths (Linux renameat2); False where the system cannot.
+
+    Through ctypes because neither the standard library (os.rename only replaces) nor a
+    maintained package exposes RENAME_EXCHANGE.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
