@@ -2,7 +2,8 @@
 
     python -m keras_v2v.training.motion_table --task mnist-colorize --seed 777 \\
         mnist-colorize-2d-random mnist-colorize-3d runs/motion/colorize-B/preset
-    python -m keras_v2v.training.motion_table --handmade docs/results/motion
+
+The hand-drawn clips through the demo: `python -m keras_v2v.demo.handmade docs/results/motion`.
 
 Clips come from the task's recipe with a dataset seed no preset was trained
 on. Each row: the task's per-frame metrics, warping error (flow on the input),
@@ -102,55 +103,14 @@ def markdown(table):
     return "\n".join(lines)
 
 
-# Hand-drawn clips (examples/media/make_handmade.py) and the 3D preset whose demo page they go through.
-HANDMADE = {"handmade_digit.mp4": "mnist-colorize-3d", "handmade_digit_curve.mp4": "mnist-colorize-3d",
-            "handmade_street_seg.mp4": "street-seg2rgb-3d", "handmade_street_car.mp4": "street-seg2rgb-3d"}
-MEDIA = os.path.join(os.path.dirname(ZOO), "examples", "media")
-
-
-def handmade(out_dir, frames=8):
-    """Each hand-drawn clip through the demo's own path (3D preset and its 2D baseline): a strip and metrics.
-
-    Strip rows: input, 3D output, 2D baseline, at `frames` evenly spaced frames.
-    """
-    from keras_v2v import data
-    from keras_v2v.demo import core
-    from keras_v2v.utils.files import write_json
-
-    table = core.resolve_presets()
-    results = {}
-    for clip, preset in HANDMADE.items():
-        result = core.translate_clip(os.path.join(MEDIA, clip), preset, "a2b", presets=table, out_dir=out_dir)
-        videos = [data.read_video(os.path.join(MEDIA, clip)), data.read_video(result.side_by_side)]
-        width = videos[0].shape[2]
-        panels = [videos[1][..., i * width:(i + 1) * width, :] for i in range(videos[1].shape[2] // width)]
-        picks = np.linspace(0, len(videos[0]) - 1, frames).round().astype(int)
-        strip = np.concatenate([np.concatenate([p[t] for t in picks], axis=1) for p in panels], axis=0)
-        stem = os.path.join(out_dir, os.path.splitext(clip)[0])
-        data.video_write.write_image(stem + "_strip.png", np.repeat(np.repeat(strip, 2, 0), 2, 1))
-        results[clip] = {"preset": preset, "frame_change": result.flicker, "motion": result.motion}
-        for name in (result.video, result.side_by_side):
-            os.remove(name)  # the demo's mp4s, written into out_dir by this function
-    write_json(os.path.join(out_dir, "handmade.json"), results, default=float)
-    return results
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="preset names or folders")
-    parser.add_argument("--task", choices=sorted(TASK_RECIPES))
-    parser.add_argument("--handmade", metavar="OUT_DIR", help="instead: the hand-drawn clips through the demo's "
-                        "path, strips and metrics written to OUT_DIR")
+    parser.add_argument("--task", required=True, choices=sorted(TASK_RECIPES))
     parser.add_argument("--seed", type=int, default=777)
     parser.add_argument("--videos", type=int, default=None, help="score only the first N held-out clips")
     parser.add_argument("--json", help="also write the table as JSON here")
     args = parser.parse_args(argv)
-    if args.handmade:
-        os.makedirs(args.handmade, exist_ok=True)
-        print(json.dumps(handmade(args.handmade), indent=1, default=float))
-        return
-    if not args.task:
-        parser.error("--task is required (or --handmade OUT_DIR)")
     table = rows(args.task, args.models, args.seed, args.videos)
     print(markdown(table))
     if args.json:
