@@ -325,7 +325,7 @@ def reproduce_command(args):
 
     methods = tuple(args.methods.split(",")) if args.methods else reproduce.METHODS
     results = reproduce.reproduce(args.table, budget=args.budget, methods=methods, runs_dir=args.runs_dir,
-                                  out_dir=args.out_dir, steps=args.steps)
+                                  out_dir=args.out_dir, steps=args.steps, overwrite=args.overwrite)
     for method, result in results.items():
         _print_metrics(method, result["metrics"])
     print(f"wrote {args.out_dir}/{args.table}.md")
@@ -428,6 +428,7 @@ def build_parser():
     rp.add_argument("--steps", type=_positive, default=None, help="override the budget's training steps")
     rp.add_argument("--runs-dir", default="runs/reproduce", help="checkpoints; rerun to resume")
     rp.add_argument("--out-dir", default="docs/results")
+    rp.add_argument("--overwrite", action="store_true", help="replace this table's reports already in --out-dir")
     rp.set_defaults(run=reproduce_command)
 
     ab = verbs.add_parser("ablate", help="train the 3D recipe with one change at a time; write the ablation table")
@@ -497,6 +498,8 @@ def build_parser():
     sp.add_argument("--presets", default=None, metavar="NAMES",
                     help="comma-separated preset names or folders (default: every preset whose weights are here); "
                          "a 3D preset brings its 2D baseline")
+    sp.add_argument("--overwrite", action="store_true",
+                    help="replace a Space folder this command wrote even if files were added to it since")
     sp.set_defaults(run=space_command)
 
     dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")

@@ -156,6 +156,46 @@ def test_save_pretrained_never_replaces_a_folder_that_is_not_a_preset(tmp_path):
     assert sorted(os.listdir(user)) == ["holiday.png", "notes.txt"]
 
 
+def test_a_preset_holding_a_users_file_is_not_replaced_by_train(recipe_file, tmp_path, capsys):
+    preset = tmp_path / "copy"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    (preset / "notes.txt").write_text("keep me")
+    args = ["train", str(recipe_file), "--run-dir", str(tmp_path / "run"), "--out", str(preset), "--quiet",
+            "--no-tensorboard", "--no-evaluate"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (preset / "notes.txt").read_text() == "keep me" and not (tmp_path / "run").exists()
+
+
+def test_a_space_folder_holding_a_users_file_is_not_replaced(tmp_path, capsys):
+    out = tmp_path / "space"
+    args = ["space", str(out), "--presets", "vmnist-sph2sand-2d-random"]
+    assert cli.main(args) == 0
+    (out / "notes.txt").write_text("keep me")
+    (out / "presets" / "vmnist-sph2sand-2d-random" / "mine.md").write_text("mine too")
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "presets/vmnist-sph2sand-2d-random/mine.md" in err
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert cli.main(args + ["--overwrite"]) == 0 and not (out / "notes.txt").exists()
+    assert cli.main(args) == 0  # only our files: replaced without asking
+    assert cli.main(["space", str(tmp_path / "other"), "--presets", ""]) == 2
+    assert "--presets: expected comma-separated preset names" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
+def test_reproduce_does_not_replace_existing_reports(tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "table2.md").write_text("my table")
+    argv = ["reproduce", "table2", "--budget", "smoke", "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "table2.md" in err and "--overwrite" in err
+    assert (out / "table2.md").read_text() == "my table" and not (tmp_path / "runs").exists()
+
+
 # ------------------------------------------------------------ memory bounds
 
 

@@ -14,11 +14,15 @@ import os
 import warnings
 
 from keras_v2v.presets.spec import config_is_generators_only, model_spec
-from keras_v2v.utils.files import atomic_path, check_output_path
+from keras_v2v.utils.files import atomic_path, check_output_path, refuse_foreign
 
 PRESET_FILE = "keras_v2v.json"
 WEIGHTS_FILE = "model.weights.h5"
 FORMAT_VERSION = 1
+# What save_pretrained and `keras-v2v train` write into a preset folder (newer
+# folders list theirs in keras_v2v.json "files"); anything else is a user's.
+PRESET_FILES = frozenset({"config.json", "metadata.json", WEIGHTS_FILE, PRESET_FILE, "README.md", "recipe.toml",
+                          "LICENSE-DATA.md"})
 
 
 def sha256_of(path, chunk=1 << 20):
@@ -91,18 +95,32 @@ def is_generators_only(directory):
         return False
 
 
+def preset_files(directory):
+    """The files of a preset folder that keras-v2v wrote, as relative paths."""
+    try:
+        listed = (read_preset_spec(directory) or {}).get("files")
+    except ValueError:
+        listed = None
+    return set(listed) if isinstance(listed, list) and all(isinstance(n, str) for n in listed) else set(PRESET_FILES)
+
+
 def check_preset_target(directory, overwrite=False, replace_foreign=False):
     """Refuses to write a preset where it would destroy something that was not asked for.
 
     A missing or empty folder is always fine; a preset folder keras-v2v wrote
-    is replaced when `overwrite`; anything else (a file, a folder of other
-    files) only when `replace_foreign` (the CLI's --overwrite).
+    is replaced when `overwrite`, unless files were added to it since;
+    anything else (a file, a folder of other files, a preset holding a user's
+    notes) only when `replace_foreign` (the CLI's --overwrite).
     """
     directory = check_output_path(directory, "preset folder")
     if not os.path.lexists(directory) or (os.path.isdir(directory) and not os.listdir(directory)):
         return directory
     if is_preset_folder(directory):
-        if overwrite or replace_foreign:
+        if replace_foreign:
+            return directory
+        if overwrite:
+            refuse_foreign(directory, preset_files(directory), "keras-v2v (a preset)",
+                           flag="--overwrite (replace_foreign=True)")
             return directory
         raise FileExistsError(f"{directory} already holds a preset; pass overwrite=True (--overwrite) to replace it.")
     if replace_foreign:
@@ -149,6 +167,11 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             **(metadata or {}),
             "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
+        written = set(PRESET_FILES) | set(extra_files or {}) | {
+            os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+            for root, _, names in os.walk(assets) for name in names}
+        if written != PRESET_FILES:  # other files than usual: listed, so a later overwrite knows them as ours
+            spec["files"] = sorted(written)
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
             json.dump(spec, handle, indent=2, default=float)
         with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:

@@ -155,3 +155,28 @@ def write_text(path, text):
 def write_json(path, payload, **dump_options):
     """Writes `payload` as JSON to `path` atomically."""
     return write_text(path, json.dumps(payload, indent=2, **dump_options) + "\n")
+
+
+def foreign_files(folder, ours):
+    """Files under `folder` (relative paths, sorted) that are not in `ours`, a set of relative file paths.
+
+    Empty folders hold nothing a user could lose, so only files and links count.
+    """
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            relative = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+            if relative not in ours:
+                found.append(relative)
+    return sorted(found)
+
+
+def refuse_foreign(folder, ours, writer, flag="--overwrite"):
+    """Raises FileExistsError naming the files in `folder` that `writer` did not write (replacing it would delete them)."""
+    foreign = foreign_files(folder, ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{folder} was written by {writer} but now also holds files it did not write ({shown}); replacing "
+            f"the folder would delete them. Move them out, or pass {flag} to replace the folder anyway")
