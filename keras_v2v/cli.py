@@ -62,10 +62,11 @@ def _is_volume(path):
 def _check_translate_paths(source, target):
     """Fails fast, before a model loads: a missing input, an unsafe output, or the input as output."""
     from keras_v2v.data import video_write
-    from keras_v2v.utils.files import check_output_path
+    from keras_v2v.utils.files import check_output_path, refuse_special
 
     if not os.path.exists(source):
         raise CommandError(f"{source}: no such file or folder")
+    refuse_special(source, "a video file, a frame folder or a NIfTI volume", CommandError)
     target_path = check_output_path(target, "output")
     if not _is_volume(target):
         video_write.check_target(target)
@@ -515,6 +516,9 @@ def main(argv=None):
     from keras_v2v.data.errors import DataError
 
     try:
+        from keras_v2v.utils.limits import check_environment
+
+        check_environment()
         args.run(args)
     except (CommandError, DataError, ValueError, OSError, ImportError) as error:
         # Library messages (nibabel's, Gradio's) can span lines; the terminal gets one.

@@ -196,6 +196,33 @@ def test_reproduce_does_not_replace_existing_reports(tmp_path, capsys):
     assert (out / "table2.md").read_text() == "my table" and not (tmp_path / "runs").exists()
 
 
+def test_fifos_and_devices_are_refused_by_type(tmp_path, capsys):
+    fifo = tmp_path / "recipe.toml"
+    os.mkfifo(fifo)
+    # In a subprocess: the old code blocked forever opening the FIFO.
+    result = subprocess.run([sys.executable, "-m", "keras_v2v.cli", "train", str(fifo)], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 2 and f"{fifo}: expected a recipe file (TOML), found a FIFO" in result.stderr
+    clip = tmp_path / "clip.mp4"
+    os.mkfifo(clip)
+    for source, kind in ((clip, "a FIFO"), ("/dev/zero", "a character device")):
+        assert cli.main(["translate", str(source), str(tmp_path / "o.mp4"), "--model", "no-such-model"]) == 2
+        err = capsys.readouterr().err
+        assert f"{source}: expected a video file, a frame folder or a NIfTI volume, found {kind}" in err
+        with pytest.raises(DataError, match=f"found {kind}"):
+            data.read_video(source)
+    volume = tmp_path / "v.nii.gz"
+    os.mkfifo(volume)
+    with pytest.raises(DataError, match="expected a NIfTI or DICOM file .* found a FIFO"):
+        data.read_volume(volume)
+    preset = tmp_path / "preset"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    (preset / "model.weights.h5").unlink()
+    os.mkfifo(preset / "model.weights.h5")
+    with pytest.raises(ValueError, match="model.weights.h5: expected .* found a FIFO"):
+        storage.load_folder(preset)
+
+
 # ------------------------------------------------------------ memory bounds
 
 
@@ -225,6 +252,20 @@ def test_decoding_limit_comes_from_the_argument_or_the_environment(tmp_path, mon
     with pytest.raises(ValueError, match="KERAS_V2V_MAX_DECODED_BYTES must be a size"):
         data.read_video(clip)
     assert limits.parse_bytes("1.5 GiB") == 3 * 2**29 and limits.parse_bytes(4096) == 4096
+
+
+@pytest.mark.parametrize("variable", ["KERAS_V2V_MAX_MEMORY", "KERAS_V2V_MAX_DECODED_BYTES"])
+@pytest.mark.parametrize("value, message", [("1e999", "at most 1 EiB"), ("0.5", "at least 1 byte"),
+                                            ("-3GiB", "must be a size such as"), ("nan", "must be a size such as")])
+def test_limit_variables_are_parsed_strictly(variable, value, message, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(variable, value)
+    # Before any model loads: the model name does not even exist.
+    assert cli.main(["translate", CLIP, str(tmp_path / "o.mp4"), "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert f"{variable} must be" in err and message in err and len(err.strip().splitlines()) == 1
+    if variable == "KERAS_V2V_MAX_DECODED_BYTES":
+        with pytest.raises(ValueError, match=message):
+            data.read_video(CLIP)
 
 
 def test_a_volume_header_claiming_768_cubed_is_refused_before_loading(tmp_path):

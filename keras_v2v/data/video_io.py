@@ -34,6 +34,7 @@ import numpy as np
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
 from keras_v2v.data.resize import resize_frames
+from keras_v2v.utils.files import special_kind
 from keras_v2v.utils.limits import max_bytes as byte_limit
 from keras_v2v.utils.limits import over_limit_message
 
@@ -80,6 +81,9 @@ def _check_file(path):
         raise DataError(path, "no such file or folder")
     if os.path.isdir(path):
         return path
+    kind = special_kind(path)
+    if kind is not None:  # /dev/zero never ends and a FIFO blocks: refused by type, not by size
+        raise DataError(path, f"expected a video or image file, found {kind}; save the data as a regular file")
     size = os.path.getsize(path)
     if size == 0:
         raise DataError(path, "file is empty (0 bytes)")

@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
-from keras_v2v.utils.files import atomic_path
+from keras_v2v.utils.files import atomic_path, special_kind
 from keras_v2v.data.resize import resample_axis
 from keras_v2v.data.video_io import natural_key
 from keras_v2v.utils.limits import max_bytes as byte_limit
@@ -326,6 +326,10 @@ def load_volume(path, *, series=None, max_bytes=None):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(path, "no such file or folder")
+    kind = special_kind(path)
+    if kind is not None:  # a FIFO blocks nibabel and pydicom, /dev/zero never ends
+        raise DataError(path, f"expected a NIfTI or DICOM file (or a DICOM folder), found {kind}; "
+                              "save the data as a regular file")
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise DataError(path, "file is empty (0 bytes)")
     if path.lower().endswith(NIFTI_SUFFIXES):

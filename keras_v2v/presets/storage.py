@@ -14,7 +14,7 @@ import os
 import warnings
 
 from keras_v2v.presets.spec import config_is_generators_only, model_spec
-from keras_v2v.utils.files import atomic_path, check_output_path, refuse_foreign
+from keras_v2v.utils.files import atomic_path, check_output_path, refuse_foreign, refuse_special
 
 PRESET_FILE = "keras_v2v.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -187,6 +187,7 @@ def read_preset_spec(directory):
     path = os.path.join(directory, PRESET_FILE)
     if not os.path.exists(path):
         return None
+    refuse_special(path, "the preset's record (a JSON file)")
     try:
         with open(path) as handle:
             spec = json.load(handle)
@@ -217,6 +218,7 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
     for name in ("config.json", WEIGHTS_FILE):
         if not os.path.exists(os.path.join(directory, name)):
             raise FileNotFoundError(f"{label}: preset folder {directory} has no {name}.")
+        refuse_special(os.path.join(directory, name), f"the preset's {name} as a regular file")
     spec = read_preset_spec(directory) or {}
     weights = os.path.join(directory, WEIGHTS_FILE)
     found = sha256_of(weights)

@@ -40,7 +40,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from keras_v2v.presets import names
-from keras_v2v.utils.files import write_text
+from keras_v2v.utils.files import refuse_special, write_text
 
 METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
 GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta")
@@ -238,6 +238,7 @@ def load_recipe(path):
         path = os.path.join(path, "recipe.toml")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such recipe file")
+    refuse_special(path, "a recipe file (TOML)", RecipeError)  # a FIFO would block train silently
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)

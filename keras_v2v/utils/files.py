@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import uuid
 
 _TMP = re.compile(r"\.tmp-(\d+)-[0-9a-f]{8}")
@@ -40,6 +41,27 @@ def check_output_path(path, what="output"):
         raise ValueError(f"the {what} path {path!r} is the current folder or one that holds it; "
                          "name a new file or folder instead")
     return target
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(path):
+    """'a FIFO (named pipe)', 'a character device', ... when `path` (links followed) is one; else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return next((name for test, name in _SPECIAL if test(mode)), None)
+
+
+def refuse_special(path, expected, error=ValueError):
+    """Raises `error` when `path` is a FIFO, device or socket: reading one blocks, or never ends (/dev/zero)."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise error(f"{os.fspath(path)}: expected {expected}, found {kind}; reading it could block or never end. "
+                    "Save the data as a regular file and name that")
 
 
 def _alive(pid):
