@@ -127,10 +127,25 @@ def _batch_that_fits(model, args, shape):
     return batch
 
 
+def _check_intensity_window(args):
+    """--intensity-window: a known preset, and only for volumes (a video has no intensity units)."""
+    if args.intensity_window is None:
+        return
+    from keras_v2v.data.volume_io import WINDOW_PRESETS
+
+    if not _is_volume(args.input):
+        raise CommandError(f"--intensity-window: applies to volumes (.nii, .nii.gz) only, and {args.input} is not "
+                           "one; leave it out")
+    if args.intensity_window not in WINDOW_PRESETS:
+        raise CommandError(f"--intensity-window: expected one of {', '.join(WINDOW_PRESETS)}, "
+                           f"found {args.intensity_window!r}")
+
+
 def translate_command(args):
     from keras_v2v import data, presets
 
     _check_translate_paths(args.input, args.output)
+    _check_intensity_window(args)
     load_backend()
     model = presets.from_pretrained(args.model)
     video, fps = _read_input(args.input, args.intensity_window, args.max_side)
@@ -163,12 +178,15 @@ def info_command(args):
 
     from keras_v2v.presets.spec import parameter_counts
 
-    folder, _, _ = presets.resolve(args.model)
+    folder, expected, label = presets.resolve(args.model)
     spec = storage.read_preset_spec(folder)
     if spec is None:
         raise CommandError(f"{args.model}: not a preset folder (no {storage.PRESET_FILE})")
     # Per-network counts, whatever version wrote the file (older ones also counted the history pools).
     print(json.dumps({**spec, "parameters": parameter_counts(spec)}, indent=2))
+    # The record above is only what the folder says: check the weights as from_pretrained does.
+    if os.path.exists(os.path.join(folder, storage.WEIGHTS_FILE)):
+        storage.verify_weights(folder, expected, label)
 
 
 def list_command(args):
@@ -294,12 +312,17 @@ def evaluate_command(args):
     from keras_v2v import evaluation, presets
     from keras_v2v.training import recipes
 
+    if args.budget is not None and args.dataset is None:
+        raise CommandError("--budget: sets the size of a --dataset, and none is named (the preset's recipe "
+                           "sets its own data); name --dataset or leave --budget out")
+    out = _check_json_out(args.out) if args.out else None  # before the evaluation, not after it
     folder, expected, label = presets.resolve(args.model)
     load_backend()
     from keras_v2v.training import pipeline, reproduce
 
     if args.dataset is not None:
         name = DATASET_TABLES.get(args.dataset, args.dataset)
+        args.budget = args.budget or "quick"
         recipe = reproduce.recipe_for(name, args.budget, "3d")
         where = f"{args.dataset} (budget {args.budget})"
     else:
@@ -313,11 +336,22 @@ def evaluate_command(args):
                                  max_videos=args.max_videos)
     _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
                    result["metrics"])
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump({"model": args.model, "recipe": recipe.name, "dataset": recipe.dataset, **result},
-                      handle, indent=2, default=float)
+    if out:
+        from keras_v2v.utils.files import write_json
+
+        write_json(out, {"model": args.model, "recipe": recipe.name, "dataset": recipe.dataset, **result},
+                   default=float)
         print(f"wrote {args.out}")
+
+
+def _check_json_out(path):
+    """An output file for JSON: not a folder, in a folder that can be written."""
+    from keras_v2v.utils.files import check_output_path
+
+    target = check_output_path(path, "--out")  # also: a name too long, a parent that is a file, no write access
+    if os.path.isdir(target):
+        raise CommandError(f"--out {path}: expected a file name for the JSON metrics, found a folder")
+    return target
 
 
 def reproduce_command(args):
@@ -406,10 +440,11 @@ def build_parser():
     tr.add_argument("--overlap", type=_non_negative, default=None,
                     help="3D models: frames shared by neighbouring windows")
     tr.add_argument("--batch-size", type=_positive, default=4, help="frames (2D) or windows (3D) per forward pass")
-    tr.add_argument("--max-side", type=_positive, default=None,
+    tr.add_argument("--max-side", type=_int_at_least(2, "a whole number >= 2"), default=None,
                     help="downscale frames while reading so the longer side is at most this many pixels")
     tr.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
-    tr.add_argument("--intensity-window", default=None, help="volumes: window preset (ct-brain, mr, minmax)")
+    tr.add_argument("--intensity-window", default=None,
+                    help="volumes: window preset (ct-brain, ct-subdural, ct-soft-tissue, ct-bone, ct-lung, mr, minmax)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=translate_command)
 
@@ -418,7 +453,8 @@ def build_parser():
     ev.add_argument("--dataset", default=None,
                     help="vmnist, coloured-mnist, street (or table1/2/4); default: the preset recipe's data")
     ev.add_argument("--max-videos", type=_positive, default=None, help="score only the first N held-out videos")
-    ev.add_argument("--budget", default="quick", help="dataset size: quick or full")
+    ev.add_argument("--budget", default=None, choices=("smoke", "quick", "medium", "full"),
+                    help="size of the --dataset (default quick)")
     ev.add_argument("--out", default=None, help="write the metrics as JSON here")
     ev.set_defaults(run=evaluate_command)
 

@@ -416,6 +416,66 @@ def test_bad_recipe_values_are_refused_with_the_key(recipe_file, override, messa
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "bogus"], "--budget: invalid choice: 'bogus'"),
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "full"], "--budget: sets the size of a --dataset"),
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--out", "."], "the --out path '.' is the current folder"),
+    (["translate", CLIP, "o.mp4", "--model", "vmnist-sph2sand-3d", "--intensity-window", "mr"],
+     "--intensity-window: applies to volumes (.nii, .nii.gz) only"),
+    (["translate", "v.nii.gz", "o.nii.gz", "--model", "phantom-mr2ct-3d", "--intensity-window", "bone"],
+     "--intensity-window: expected one of ct-brain"),
+    (["translate", CLIP, "/proc/self/o.mp4", "--model", "m"], "no file can be created in /proc/self (it is a system"),
+    (["translate", CLIP, "x" * 300 + ".mp4", "--model", "m"], "is 304 bytes long; this file system allows"),
+    (["translate", CLIP, "clip.mp4/o.mp4", "--model", "m"], "clip.mp4 is a file, not a folder"),
+    (["train", "recipe.toml", "--set", "training.learning_rate=inf"],
+     "[training] learning_rate must be a finite number > 0, found inf"),
+])
+def test_bad_values_and_unwritable_outputs_are_one_line_before_any_work(argv, message, tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.mp4").write_bytes(b"not really")
+    (tmp_path / "recipe.toml").write_text(TINY)
+    data.write_nifti(tmp_path / "v.nii.gz", np.zeros((2, 4, 4), np.float32))
+    monkeypatch.setattr(cli, "load_backend", lambda: pytest.fail("checked after the backend loaded"))
+    try:
+        status = cli.main(argv)
+    except SystemExit as stop:  # argparse's own refusals
+        status = stop.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "recipe.toml", "v.nii.gz"]
+
+
+def test_evaluate_checks_its_out_folder_before_evaluating(tmp_path, capsys, monkeypatch):
+    (tmp_path / "d").mkdir()
+    monkeypatch.setattr(cli, "load_backend", lambda: pytest.fail("checked after the backend loaded"))
+    assert cli.main(["evaluate", "--model", "vmnist-sph2sand-3d", "--out", str(tmp_path / "d")]) == 2
+    assert "expected a file name for the JSON metrics, found a folder" in capsys.readouterr().err
+
+
+def test_info_checks_the_weights(tmp_path, capsys):
+    folder = tmp_path / "tampered"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    raw = bytearray((folder / "model.weights.h5").read_bytes())
+    raw[-100] ^= 0xFF
+    (folder / "model.weights.h5").write_bytes(bytes(raw))
+    assert cli.main(["info", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert '"sha256"' in captured.out  # what the folder says is still shown
+    assert "but keras_v2v.json records" in captured.err and "changed or corrupted" in captured.err
+
+
+@pytest.mark.parametrize("module, name", [("os", "system"), ("keras.layers", "Lambda"), ("builtins", "eval")])
+def test_a_config_asking_for_foreign_code_is_refused_by_name(tmp_path, module, name):
+    folder = tmp_path / "evil"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["generator_a2b"]["config"]["layers"][1].update(module=module, class_name=name)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"asks for {module}.{name}, which no keras-v2v preset holds"):
+        storage.load_folder(folder)
+
+
 def test_a_preset_folder_with_a_broken_record_gives_one_line(tmp_path, capsys):
     folder = tmp_path / "broken"
     shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-3d"), folder)

@@ -201,6 +201,58 @@ def read_preset_spec(directory):
     return spec
 
 
+def verify_weights(directory, expected_sha256=None, label=None):
+    """Checks the folder's weights against `expected_sha256` (the registry's) and its own record; returns the sha256.
+
+    ValueError, naming both digests, when either differs: the weights were changed or corrupted.
+    """
+    spec = read_preset_spec(directory) or {}
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    refuse_special(weights, f"the preset's {WEIGHTS_FILE} as a regular file")
+    found = sha256_of(weights)
+    for source, expected in (("the registry", expected_sha256),
+                             (PRESET_FILE, spec.get("sha256", {}).get(WEIGHTS_FILE))):
+        if expected and found != expected:
+            raise ValueError(
+                f"{label or directory}: {weights} has sha256 {found}, but {source} records {expected}; the "
+                "weights were changed or corrupted. Re-download or re-export the preset."
+            )
+    return found
+
+
+def _config_classes(node):
+    """(module, class_name) of every serialized object in a Keras config."""
+    if isinstance(node, dict):
+        if "class_name" in node:
+            yield str(node.get("module")), str(node.get("class_name"))
+        for value in node.values():
+            yield from _config_classes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _config_classes(value)
+
+
+def check_config(directory, label=None):
+    """Refuses a config.json naming anything a preset never holds: classes outside Keras and keras-v2v, Lambda code.
+
+    Keras' safe mode refuses much of it too, but its refusal surfaced as "config
+    and weights do not match"; this one says what the file asks for.
+    """
+    path = os.path.join(directory, "config.json")
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{label or directory}: {path} is not readable JSON ({' '.join(str(error).split())})") from None
+    if not isinstance(config, dict) or config.get("class_name") != "CycleGAN":
+        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{label or directory}: {path} must describe a keras-v2v CycleGAN, found {found!r}")
+    for module, name in _config_classes(config):
+        if name == "Lambda" or not (module in ("keras", "None") or module.startswith(("keras.", "keras_v2v."))):
+            raise ValueError(f"{label or directory}: {path} asks for {module}.{name}, which no keras-v2v preset "
+                             "holds (only Keras and keras-v2v classes, no Lambda code); refusing to load it")
+
+
 def load_folder(directory, expected_sha256=None, discriminators=True, label=None):
     """Loads a preset folder, checking its weights against `expected_sha256` (or its own record).
 
@@ -219,16 +271,9 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         if not os.path.exists(os.path.join(directory, name)):
             raise FileNotFoundError(f"{label}: preset folder {directory} has no {name}.")
         refuse_special(os.path.join(directory, name), f"the preset's {name} as a regular file")
-    spec = read_preset_spec(directory) or {}
+    verify_weights(directory, expected_sha256, label)
+    check_config(directory, label)
     weights = os.path.join(directory, WEIGHTS_FILE)
-    found = sha256_of(weights)
-    for source, expected in (("the registry", expected_sha256),
-                             (PRESET_FILE, spec.get("sha256", {}).get(WEIGHTS_FILE))):
-        if expected and found != expected:
-            raise ValueError(
-                f"{label}: {weights} has sha256 {found}, but {source} records {expected}; the "
-                "weights were changed or corrupted. Re-download or re-export the preset."
-            )
     try:
         # Keras only warns when parts of the weights file match nothing; a preset must match fully.
         with warnings.catch_warnings(record=True) as caught:

@@ -32,6 +32,7 @@ come from the same code. This module only reads, checks and writes recipes
 """
 
 import dataclasses
+import math
 import os
 
 try:
@@ -71,11 +72,12 @@ def _int(lowest):
 
 def _number(lowest, highest=None, strict=False):
     def check(value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        # inf passes every comparison and turns the weights to NaN some steps later.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         above = value > lowest if strict else value >= lowest
         return above and (highest is None or value < highest)
-    check.expects = (f"a number {'>' if strict else '>='} {lowest}"
+    check.expects = (f"a finite number {'>' if strict else '>='} {lowest}"
                      + (f" and < {highest}" if highest is not None else ""))
     return check
 

@@ -11,6 +11,7 @@ Folders are swapped in with one atomic rename exchange where the system has it.
 
 import contextlib
 import ctypes
+import errno
 import glob
 import json
 import os
@@ -40,7 +41,45 @@ def check_output_path(path, what="output"):
     if cwd == target or cwd.startswith(target.rstrip(os.sep) + os.sep) or target == os.path.abspath(os.sep):
         raise ValueError(f"the {what} path {path!r} is the current folder or one that holds it; "
                          "name a new file or folder instead")
+    check_writable_parent(target, f"the {what} path {path}")
     return target
+
+
+# What the temporary sibling adds to a name: ".", ".tmp-", up to 10 pid digits, "-", 8 hex digits.
+_TMP_EXTRA = 1 + 5 + 10 + 1 + 8
+
+
+def check_writable_parent(target, what):
+    """Refuses, before any work, a target that cannot be written: a name too long for the
+    file system, a parent path through a file, or a folder where no file can be created
+    (read-only, /proc). The errors name the path and the cause, where the system says only
+    "[Errno 36]" or "[Errno 2]" after the work is done.
+    """
+    ancestor = os.path.dirname(target)
+    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    try:
+        name_max = os.pathconf(ancestor if os.path.isdir(ancestor) else os.sep, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in os.path.relpath(target, ancestor).split(os.sep):
+        if len(os.fsencode(part)) + _TMP_EXTRA > name_max:
+            raise ValueError(f"{what}: the name {part[:24]}... is {len(os.fsencode(part))} bytes long; this file "
+                             f"system allows {name_max} ({name_max - _TMP_EXTRA} here, as the file is first "
+                             "written under a longer temporary name). Choose a shorter name")
+    if not os.path.isdir(ancestor):
+        raise ValueError(f"{what}: {ancestor} is a file, not a folder, so nothing can be created under it")
+    probe = os.path.join(ancestor, f".keras-v2v-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as error:
+        # /proc answers "No such file or directory" for a folder that exists: say what that means.
+        cause = ("it is a system folder that takes no new files, like /proc" if error.errno == errno.ENOENT
+                 else error.strerror)
+        raise ValueError(f"{what}: no file can be created in {ancestor} ({cause}); choose a folder you "
+                         "can write to") from None
+    with contextlib.suppress(OSError):
+        os.remove(probe)
 
 
 _SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
