@@ -296,6 +296,32 @@ def test_a_window_longer_than_the_clip_is_capped():
 # ------------------------------------------------------------ non-finite values
 
 
+def test_a_png_too_large_for_the_decoder_is_called_too_large(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    # 20000x20000 declared; a few rows of data are enough for the decoder to start.
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 60001 * 4)) + chunk(b"IEND", b""))
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "f1.png").write_bytes(png)
+    for read in (data.read_video, data.read_frames):
+        with pytest.raises(DataError, match="declares a frame size of 20000x20000, too large to decode"):
+            read(tmp_path / "frames" / "f1.png" if read is data.read_video else tmp_path / "frames")
+
+
+def test_float64_values_past_float32_are_named_not_called_non_finite(tmp_path):
+    import nibabel as nib
+
+    values = np.random.default_rng(0).normal(size=(4, 5, 6)) * 1e300
+    nib.save(nib.Nifti1Image(values, np.eye(4)), tmp_path / "v.nii.gz")
+    with pytest.raises(DataError, match=r"holds float64 values beyond float32's range"):
+        data.read_volume(tmp_path / "v.nii.gz")
+
+
 def test_volumes_near_the_float32_limits_normalise_without_nan(tmp_path):
     values = np.random.default_rng(0).normal(size=(4, 6, 8))
     path = tmp_path / "extreme.nii.gz"

@@ -400,10 +400,36 @@ def probe_video(path):
         context = stream.codec_context  # None when FFmpeg has no decoder for the stream
         height, width = (context.height, context.width) if context is not None else (0, 0)
         frames = int(stream.frames or 0)
-    if not height or not width:  # rare streams state their size only in the first frame
+    if not height or not width:  # PNG and rare streams state their size only in the first frame
+        height, width = _png_size(path) or (0, 0)
+        _check_decodable_size(path, height, width)
+    if not height or not width:
         decoded = video_info(path)
         height, width = decoded.height, decoded.width
+    _check_decodable_size(path, height, width)
     return VideoInfo(frames, float(rate) if rate else None, int(height), int(width))
+
+
+# FFmpeg's av_image_check_size: (w + 128) * (h + 128) must stay under INT_MAX / 8.
+_FFMPEG_MAX_AREA = (2**31 - 1) // 8
+
+
+def _check_decodable_size(path, height, width):
+    """A declared size FFmpeg refuses to decode is "too large", not "truncated or corrupt"."""
+    if height and width and (int(width) + 128) * (int(height) + 128) >= _FFMPEG_MAX_AREA:
+        raise DataError(path, f"declares a frame size of {width}x{height}, too large to decode: FFmpeg decodes frames of "
+                              f"at most about {int(_FFMPEG_MAX_AREA ** 0.5) - 128}x{int(_FFMPEG_MAX_AREA ** 0.5) - 128}"
+                              " pixels")
+
+
+def _png_size(path):
+    """(height, width) from a PNG's IHDR header, None for other files."""
+    with open(path, "rb") as handle:
+        head = handle.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return height, width
 
 
 def video_info(path):
@@ -461,6 +487,7 @@ def list_frames(folder):
 def _read_image(path, *, mode="rgb"):
     """One PNG/JPEG -> uint8 (H, W, 3); ``mode="label"`` returns grey images as (H, W) values."""
     path = _check_file(path)
+    _check_decodable_size(path, *(_png_size(path) or (0, 0)))
     with _open(path) as container:
         stream = _video_stream(container, path)
         frame = next(_decoded(container, stream, path), None)

@@ -86,10 +86,16 @@ def _load_nifti(path, limit):
     _check_voxels(path, shape, limit)
     try:
         img = nib.as_closest_canonical(img)
-        data = np.asarray(img.get_fdata(dtype=np.float32))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            data = np.asarray(img.get_fdata(dtype=np.float32))
         zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
     except Exception as e:  # nibabel, gzip, zlib and numpy all raise their own types
         raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
+    if any("overflow" in str(w.message) for w in caught):
+        # float64 values past +-3.4e38 become inf in float32: say so, not "no finite values".
+        raise DataError(path, f"holds {img.get_data_dtype()} values beyond float32's range (+-3.4e38), which "
+                              "keras-v2v computes in; rescale the volume (e.g. to its physical units) and save it again")
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
