@@ -76,6 +76,24 @@ def _check_voxels(path, shape, limit):
             f"{_WORKING_COPIES} working copies)", need, limit))
 
 
+def nifti_shape(path):
+    """(D, H, W) of the volume `read_volume` returns for a NIfTI file, from its header alone (nothing decoded)."""
+    nib = _require("nibabel")
+    try:
+        img = nib.load(os.fspath(path))
+        shape = tuple(int(s) for s in img.header.get_data_shape())
+        # as_closest_canonical permutes the axes to RAS+; read_volume then reverses them.
+        order = nib.io_orientation(img.affine)[:, 0]
+    except Exception as e:  # nibabel, gzip and numpy raise their own types
+        raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
+    if len(shape) < 3:
+        raise DataError(path, f"expected a 3D volume, found data of shape {shape}")
+    canonical = [0, 0, 0]
+    for axis in range(3):
+        canonical[int(order[axis]) if order[axis] == order[axis] else axis] = shape[axis]
+    return tuple(canonical[::-1])
+
+
 def _load_nifti(path, limit):
     nib = _require("nibabel")
     try:

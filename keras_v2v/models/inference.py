@@ -109,7 +109,14 @@ def translate(generate, video, rank, channels, window=None, overlap=None, batch_
         chunks = _framewise(generate, video, batch_size, progress)
     else:
         chunks = _windowed(generate, video, window, overlap, batch_size, progress)
-    return np.concatenate([_from_model_range(c, video.dtype) for c in chunks], axis=0)
+    # Each chunk goes straight into one array: no list of chunks, no concatenated copy.
+    out, done = None, 0
+    for chunk in chunks:
+        if out is None:
+            out = np.empty((len(video),) + chunk.shape[1:], video.dtype)
+        out[done : done + len(chunk)] = _from_model_range(chunk, video.dtype)
+        done += len(chunk)
+    return out
 
 
 def _full_batch(generate, batch, batch_size):
