@@ -277,7 +277,110 @@ def _cli_cases(folder, rng):
                  model=needs) for label, argv, expect, needs in cases]
 
 
-GROUPS = ("read", "write", "cli")
+# ------------------------------------------------------------------ peak memory near the limit
+
+# Near-limit cases read under this limit: big enough that the decoded clip
+# dwarfs the interpreter's noise, small enough to run in CI in seconds.
+MEMORY_DECODE_LIMIT = 64 * 2**20
+# A reader may take the decoded result plus this much of it (one frame, FFmpeg's buffers).
+READ_PEAK_MULTIPLE = 1.5
+# translate may take the clip and its translation (2x, grey in and out) plus the model's passes.
+TRANSLATE_PEAK_MULTIPLE = 2.5
+PEAK_SLACK = 24 * 2**20
+
+
+def _near_limit_files(folder, limit=MEMORY_DECODE_LIMIT):
+    """{format: path} of files whose headers declare just under `limit` bytes decoded (RGB uint8; float32 x3 volumes)."""
+    from keras_v2v.data.video_write import write_video
+
+    files = {}
+    frames = int(0.95 * limit // (1000 * 1000 * 3))
+    files["gif"] = _write(folder, "near-limit.gif", gif_claiming(1000, 1000, frames))
+    clip = np.zeros((int(0.95 * limit // (480 * 640 * 3)), 480, 640, 3), np.uint8)
+    clip[:, ::16] = 200  # not all black: the encoders still compress it to almost nothing
+    for suffix in ("mp4", "mkv", "webm"):
+        files[suffix] = write_video(os.path.join(folder, f"near-limit.{suffix}"), clip, fps=8)
+    write_video(os.path.join(folder, "near-limit-png"), np.zeros((frames, 1000, 1000, 3), np.uint8))
+    files["png-folder"] = os.path.join(folder, "near-limit-png")
+    # read_volume checks three float32 working copies against the limit.
+    depth = int(0.95 * limit // (12 * 256 * 320))
+    files["nii.gz"] = _write(folder, "near-limit.nii.gz", nifti_bytes(np.zeros((320, 256, depth), np.float32)))
+    return files
+
+
+def _memory_cases(folder, translate=True):
+    cases = [Case(f"peak-rss:read:{name}", "memory", {"call": "read", "path": path, "format": name})
+             for name, path in _near_limit_files(folder).items()]
+    if translate:
+        from keras_v2v.data.video_write import write_video
+
+        # Many small frames: the clip, not the model's passes, dominates the peak.
+        clip = np.zeros((1200, 64, 64, 3), np.uint8)
+        clip[:, ::8] = 255
+        path = write_video(os.path.join(folder, "translate-in.mp4"), clip, fps=8)
+        cases.append(Case("peak-rss:translate:mp4", "memory", {"call": "translate", "path": path, "format": "mp4",
+                                                               "model": "vmnist-sph2sand-2d-random",
+                                                               "out": os.path.join(folder, "translate-out.mp4")},
+                          model=True))
+    return cases
+
+
+MEMORY_WORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+
+    def status(key):
+        with open("/proc/self/status") as handle:
+            return int(next(line.split()[1] for line in handle if line.startswith(key))) * 1024
+
+    spec = json.loads(sys.argv[1])
+    from keras_v2v import data, presets
+    model_bytes = 0
+    if spec["call"] == "translate":
+        from keras_v2v import cli
+        from keras_v2v.models import inference
+
+        cli.load_backend()
+        model = presets.from_pretrained(spec["model"], discriminators=False)
+        model.translate(np.zeros((4, 64, 64, 1), np.uint8), batch_size=4)  # traced once, before measuring
+        presets.from_pretrained = lambda *args, **kwargs: model
+        model_bytes = inference.forward_bytes(model.generator_a2b, 4 * 64 * 64)
+    open("/proc/self/clear_refs", "w").write("5")  # peak so far forgotten: measure the read alone
+    base = status("VmRSS:")
+    if spec["call"] == "translate":
+        code = cli.main(["translate", spec["path"], spec["out"], "--model", spec["model"], "--quiet"])
+        decoded = np.prod(data.read_video(spec["out"]).shape[:3]) * 1  # grey in, grey out
+        assert code == 0
+    elif spec["format"] == "nii.gz":
+        decoded = data.read_volume(spec["path"]).nbytes
+    else:
+        decoded = data.read_video(spec["path"]).nbytes
+    peak = status("VmHWM:") - base
+    print(json.dumps({"result": "ok", "detail": json.dumps({"decoded": int(decoded), "peak": int(peak),
+                                                            "model": int(model_bytes)})}))
+    """
+)
+
+
+def _judge_memory(case, answer):
+    """ok when the peak above the start stays within the format's multiple of the decoded size."""
+    measured = json.loads(answer["detail"])
+    multiple = TRANSLATE_PEAK_MULTIPLE if case.spec["call"] == "translate" else READ_PEAK_MULTIPLE
+    if case.spec["format"] == "nii.gz":
+        multiple = VOLUME_PEAK_MULTIPLE
+    bound = multiple * measured["decoded"] + measured["model"] + PEAK_SLACK
+    ratio = measured["peak"] / measured["decoded"]
+    detail = (f"peak {measured['peak'] / 2**20:.1f} MiB = {ratio:.2f}x the decoded {measured['decoded'] / 2**20:.1f} "
+              f"MiB (model passes estimated at {measured['model'] / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB)")
+    return ("ok" if measured["peak"] <= bound else "memory"), detail
+
+
+# read_volume keeps the float32 volume, its windowed copy and a sorted copy for the percentile window.
+VOLUME_PEAK_MULTIPLE = 3.5
+
+
+GROUPS = ("read", "write", "cli", "memory")
 
 
 def make_cases(folder, n_read=200, groups=GROUPS, seed=0):
@@ -290,6 +393,8 @@ def make_cases(folder, n_read=200, groups=GROUPS, seed=0):
         cases += _write_cases(folder)
     if "cli" in groups:
         cases += _cli_cases(folder, rng)
+    if "memory" in groups:
+        cases += _memory_cases(folder)
     return cases
 
 
@@ -450,9 +555,13 @@ def run_case(case, env):
         timeout = MODEL_TIMEOUT_S if case.model else DATA_TIMEOUT_S
         rss_limit = MODEL_RSS_LIMIT
     else:
-        worker = READ_WORKER if case.kind == "read" else WRITE_WORKER
+        worker = {"read": READ_WORKER, "write": WRITE_WORKER, "memory": MEMORY_WORKER}[case.kind]
         argv = [worker, json.dumps(case.spec)]
         timeout, rss_limit = DATA_TIMEOUT_S, DATA_RSS_LIMIT
+        if case.model:
+            timeout, rss_limit = MODEL_TIMEOUT_S, MODEL_RSS_LIMIT
+    if case.kind == "memory":
+        env = dict(env, KERAS_V2V_MAX_DECODED_BYTES=str(MEMORY_DECODE_LIMIT))
     code, stdout, stderr, seconds, peak, killed = _run(argv, env, timeout, rss_limit, case.spec.get("cwd", ROOT))
     if killed:
         result, detail = killed, f"killed after {seconds:.1f} s at {peak / 2**20:.0f} MB"
@@ -462,6 +571,8 @@ def run_case(case, env):
         try:
             answer = json.loads(stdout.strip().splitlines()[-1])
             result, detail = answer["result"], answer["detail"]
+            if case.kind == "memory":
+                result, detail = _judge_memory(case, answer)
         except (IndexError, ValueError, KeyError):
             result, detail = "crash", f"exit {code}: {' | '.join(stderr.strip().splitlines()[-3:])[:300]}"
     return Outcome(case.name, result, detail, round(seconds, 2), round(peak / 2**20, 1))
