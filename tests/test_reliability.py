@@ -287,6 +287,23 @@ def test_translate_refuses_what_it_cannot_run_in_memory_and_downscales_on_reques
     assert data.read_video(out).shape == (2, 64, 64, 3)
 
 
+def test_translate_refuses_a_gif_bomb_from_its_header_before_decoding(tmp_path, monkeypatch, capsys):
+    bomb = tmp_path / "bomb.gif"
+    bomb.write_bytes(gif_claiming(4000, 4000, frames=24))  # 1.07 GiB decoded: under the decoding limit
+    monkeypatch.setattr(cli, "_read_input", lambda *args: pytest.fail("decoded before the memory check"))
+    assert cli.main(["translate", str(bomb), str(tmp_path / "o.mp4"), "--model", "vmnist-sph2sand-3d"]) == 2
+    err = capsys.readouterr().err
+    assert "frames of 4000x4000 per forward pass would take" in err and "--max-side" in err
+
+
+def test_the_volume_shape_comes_from_the_header_in_read_volumes_axis_order(tmp_path):
+    import nibabel as nib
+
+    affine = np.array([[0, 0, 2.0, 0], [-1.0, 0, 0, 0], [0, 1.5, 0, 0], [0, 0, 0, 1]])  # axes permuted, one flipped
+    nib.save(nib.Nifti1Image(np.zeros((3, 5, 7), np.float32), affine), tmp_path / "v.nii.gz")
+    assert data.volume_io.nifti_shape(tmp_path / "v.nii.gz") == data.read_volume(tmp_path / "v.nii.gz").shape[:3]
+
+
 def test_a_window_longer_than_the_clip_is_capped():
     model = v2v.from_pretrained("vmnist-sph2sand-3d", discriminators=False)
     clip = data.read_video(CLIP)[:, :, :, :1]
