@@ -302,8 +302,8 @@ def _near_limit_files(folder, limit=MEMORY_DECODE_LIMIT):
         files[suffix] = write_video(os.path.join(folder, f"near-limit.{suffix}"), clip, fps=8)
     write_video(os.path.join(folder, "near-limit-png"), np.zeros((frames, 1000, 1000, 3), np.uint8))
     files["png-folder"] = os.path.join(folder, "near-limit-png")
-    # read_volume checks three float32 working copies against the limit.
-    depth = int(0.95 * limit // (12 * 256 * 320))
+    # read_volume checks four float32 working copies against the limit.
+    depth = int(0.95 * limit // (16 * 256 * 320))
     files["nii.gz"] = _write(folder, "near-limit.nii.gz", nifti_bytes(np.zeros((320, 256, depth), np.float32)))
     return files
 
@@ -377,7 +377,7 @@ def _judge_memory(case, answer):
 
 
 # read_volume keeps the float32 volume, its windowed copy and a sorted copy for the percentile window.
-VOLUME_PEAK_MULTIPLE = 3.5
+VOLUME_PEAK_MULTIPLE = 4
 
 
 GROUPS = ("read", "write", "cli", "memory")
