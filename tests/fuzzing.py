@@ -272,9 +272,108 @@ def _cli_cases(folder, rng):
         ("translate-cut-weights", ["translate", clip, out, "--model", cut], "refused", True),
         ("unknown-verb", ["frobnicate"], "refused", False),
     ]
-    return [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": user,
+    made = [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": user,
                                          "out": argv[2] if argv[0] == "translate" else None, "cwd": folder},
                  model=needs) for label, argv, expect, needs in cases]
+    return made + _odd_argument_cases(folder, clip, recipe)
+
+
+def _sha(path):
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _odd_argument_cases(folder, clip, recipe):
+    """FIFOs and devices, absurd sizes and limit values, folders we wrote now holding a user's files."""
+    from keras_v2v.demo import space
+
+    fifo = os.path.join(folder, "odd")
+    os.makedirs(fifo, exist_ok=True)
+    for name in ("recipe.toml", "clip.mp4", "volume.nii.gz"):
+        os.mkfifo(os.path.join(fifo, name))
+    fifo_recipe, fifo_clip, fifo_volume = (os.path.join(fifo, n) for n in ("recipe.toml", "clip.mp4", "volume.nii.gz"))
+    out = os.path.join(folder, "odd-out.mp4")
+    model = ["--model", "vmnist-sph2sand-3d", "--quiet"]
+    # Folders this project wrote, to which a user then added a file.
+    preset = os.path.join(folder, "odd-preset")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    _write(preset, "notes.txt", b"keep me")
+    space_dir = os.path.join(folder, "odd-space")
+    space.write_space(space_dir, ["vmnist-sph2sand-2d-random"])
+    _write(space_dir, "notes.txt", b"keep me")
+    reports = os.path.join(folder, "odd-reports")
+    os.makedirs(reports, exist_ok=True)
+    _write(reports, "table2.md", b"my own table")
+    tampered = os.path.join(folder, "odd-tampered")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), tampered)
+    with open(os.path.join(tampered, "model.weights.h5"), "r+b") as handle:
+        handle.seek(-100, 2)
+        byte = handle.read(1)
+        handle.seek(-100, 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    evil = os.path.join(folder, "odd-evil-config")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), evil)
+    config = json.load(open(os.path.join(evil, "config.json")))
+    config["config"]["generator_a2b"]["config"]["layers"][1].update(module="os", class_name="system")
+    json.dump(config, open(os.path.join(evil, "config.json"), "w"))
+    bomb = _write(folder, "odd-bomb.gif", gif_claiming(4000, 4000, 24))
+    cases = [
+        # (label, argv, expect, needs a model, environment, files that must survive unchanged)
+        ("train-fifo-recipe", ["train", fifo_recipe], "refused", False, {}, []),
+        ("translate-fifo-clip", ["translate", fifo_clip, out] + model, "refused", False, {}, []),
+        ("translate-fifo-volume", ["translate", fifo_volume, os.path.join(folder, "o.nii.gz")] + model, "refused",
+         False, {}, []),
+        ("translate-dev-zero", ["translate", "/dev/zero", out] + model, "refused", False, {}, []),
+        ("translate-dev-null", ["translate", "/dev/null", out] + model, "refused", False, {}, []),
+        ("export-onnx-width-1e8", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e1"), "--format", "onnx",
+                                   "--width", "100000000"], "refused", False, {}, []),
+        ("export-saved-model-width-1e8", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e2"), "--format",
+                                          "saved_model", "--width", "100000000"], "refused", False, {}, []),
+        ("export-onnx-60000-squared", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e3"), "--format",
+                                       "onnx", "--width", "60000", "--height", "60000"], "refused", True, {}, []),
+        ("translate-gif-bomb-under-decode-limit", ["translate", bomb, out] + model, "refused", True,
+         {"KERAS_V2V_MAX_DECODED_BYTES": "2GiB"}, []),
+        ("translate-into-proc", ["translate", clip, "/proc/self/o.mp4"] + model, "refused", False, {}, []),
+        ("translate-name-300-chars", ["translate", clip, os.path.join(folder, "x" * 300 + ".mp4")] + model,
+         "refused", False, {}, []),
+        ("translate-through-a-file", ["translate", clip, os.path.join(clip, "o.mp4")] + model, "refused", False,
+         {}, []),
+        ("translate-intensity-window-on-video", ["translate", clip, out, "--intensity-window", "mr"] + model,
+         "refused", False, {}, []),
+        ("evaluate-budget-bogus", ["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "bogus"], "refused",
+         False, {}, []),
+        ("evaluate-out-dot", ["evaluate", "--model", "vmnist-sph2sand-3d", "--out", "."], "refused", False, {}, []),
+        ("space-presets-empty", ["space", os.path.join(folder, "new-space"), "--presets", ""], "refused", False,
+         {}, []),
+        ("space-over-a-users-file", ["space", space_dir, "--presets", "vmnist-sph2sand-2d-random"], "refused",
+         False, {}, [os.path.join(space_dir, "notes.txt")]),
+        ("train-out-preset-with-notes", ["train", recipe, "--out", preset, "--set", "training.steps=1"], "refused",
+         False, {}, [os.path.join(preset, "notes.txt")]),
+        ("reproduce-over-a-users-report", ["reproduce", "table2", "--budget", "smoke", "--out-dir", reports,
+                                           "--runs-dir", os.path.join(folder, "odd-runs")], "refused", False, {},
+         [os.path.join(reports, "table2.md")]),
+        ("train-learning-rate-inf", ["train", recipe, "--set", "training.learning_rate=inf"], "refused", False, {},
+         []),
+        ("train-learning-rate-nan", ["train", recipe, "--set", "training.learning_rate=nan"], "refused", False, {},
+         []),
+        ("info-tampered-weights", ["info", tampered], "refused", False, {}, []),
+        ("translate-evil-config", ["translate", clip, out, "--model", evil, "--quiet"], "refused", True, {}, []),
+    ]
+    for variable in ("KERAS_V2V_MAX_MEMORY", "KERAS_V2V_MAX_DECODED_BYTES"):
+        for value in ("1e999", "0.5", "-1", "nan", "inf", "lots", "9" * 400):
+            cases.append((f"env-{variable}={value[:12]}", ["translate", clip, out] + model, "refused", False,
+                          {variable: value}, []))
+    made = [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": None,
+                                         "out": None, "cwd": folder, "env": env,
+                                         "keep": {path: _sha(path) for path in keep}}, model=needs)
+            for label, argv, expect, needs, env, keep in cases]
+    # The readers themselves, on the FIFOs and devices.
+    for path in (fifo_clip, "/dev/zero", "/dev/urandom"):
+        made.append(Case(f"read_video:odd:{os.path.basename(path)}", "read", {"call": "read_video", "path": path}))
+    made.append(Case("read_volume:odd:fifo", "read", {"call": "read_volume", "path": fifo_volume}))
+    return made
 
 
 # ------------------------------------------------------------------ peak memory near the limit
@@ -536,6 +635,9 @@ def _judge_cli(case, code, stderr):
         detail = lines[0][:300]
     else:
         return "crash", f"exit {code}: {' | '.join(lines[-3:])[:300]}"
+    for path, digest in (case.spec.get("keep") or {}).items():
+        if not os.path.isfile(path) or _sha(path) != digest:
+            return "broken-promise", f"{path} was changed or deleted"
     if expect == "input-intact" and not os.path.getsize(case.spec["input"]):
         return "broken-promise", "the input was overwritten"
     if expect == "user-intact" and sorted(os.listdir(case.spec["user"])) != ["notes.txt", "photo.png"]:
@@ -562,6 +664,7 @@ def run_case(case, env):
             timeout, rss_limit = MODEL_TIMEOUT_S, MODEL_RSS_LIMIT
     if case.kind == "memory":
         env = dict(env, KERAS_V2V_MAX_DECODED_BYTES=str(MEMORY_DECODE_LIMIT))
+    env = dict(env, **(case.spec.get("env") or {}))
     code, stdout, stderr, seconds, peak, killed = _run(argv, env, timeout, rss_limit, case.spec.get("cwd", ROOT))
     if killed:
         result, detail = killed, f"killed after {seconds:.1f} s at {peak / 2**20:.0f} MB"
