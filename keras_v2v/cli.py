@@ -88,6 +88,8 @@ def _declared_shape(path, max_side):
         return (*volume_io.nifti_shape(path), 4)  # read_volume gives float32
     info = data.probe_video(video_io.list_frames(path)[0] if os.path.isdir(path) else path)
     frames = len(video_io.list_frames(path)) if os.path.isdir(path) else info.frames
+    if not frames and not os.path.isdir(path):
+        frames = video_io.count_packets(path) or 0  # GIF: no count in the header; demuxing decodes nothing
     return (frames, *video_io.scaled_size(info.height, info.width, max_side), 1)
 
 
@@ -407,6 +409,9 @@ def reproduce_command(args):
 
 
 def export_command(args):
+    from keras_v2v.serving import exporter
+
+    exporter.check_axes(args.frames, args.height, args.width)  # an absurd size is refused before the backend loads
     load_backend()
     from keras_v2v import serving
 

@@ -508,6 +508,18 @@ def test_info_checks_the_weights(tmp_path, capsys):
     assert "but keras_v2v.json records" in captured.err and "changed or corrupted" in captured.err
 
 
+def test_cut_weights_are_called_damaged_not_mismatched(tmp_path):
+    folder = tmp_path / "cut"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    weights = folder / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    spec = json.loads((folder / "keras_v2v.json").read_text())
+    spec["sha256"]["model.weights.h5"] = storage.sha256_of(weights)  # the record agrees: only the file is cut
+    (folder / "keras_v2v.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match=r"model.weights.h5 is damaged \(not a readable HDF5 file: .*truncated"):
+        storage.load_folder(folder)
+
+
 @pytest.mark.parametrize("module, name", [("os", "system"), ("keras.layers", "Lambda"), ("builtins", "eval")])
 def test_a_config_asking_for_foreign_code_is_refused_by_name(tmp_path, module, name):
     folder = tmp_path / "evil"

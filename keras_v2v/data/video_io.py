@@ -337,7 +337,7 @@ def _read_with_tfio(path):
     return frames
 
 
-def _count_packets(path):
+def count_packets(path):
     """Frames in a file whose header declares no count (GIF, some MKV/WebM), by demuxing (no decoding); None if unsure."""
     try:
         with _open(path) as container:
@@ -355,7 +355,7 @@ def _frames_allowed(path, start, stop, max_side, limit, channels=3):
     if source > limit:
         raise DataError(path, over_limit_message(f"decoding one {info.width}x{info.height} frame", source, limit))
     frame = height * width * channels
-    declared = info.frames or _count_packets(path) or 0
+    declared = info.frames or count_packets(path) or 0
     end = stop if declared == 0 else min(stop or declared, declared)
     if end is not None and (end - start) * frame > limit:
         raise DataError(path, over_limit_message(

@@ -331,6 +331,14 @@ def folder_app(here, on_space=None):
     return app.build_app(presets=core.bundled_presets(include_hub=on_space), preload_models=on_space)
 
 
+def _port_from_environment():
+    """GRADIO_SERVER_PORT as a port number; a one-line exit for anything else (not a traceback in the Space log)."""
+    raw = os.environ.get("GRADIO_SERVER_PORT", "7860").strip()
+    if not (raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise SystemExit(f"GRADIO_SERVER_PORT must be a port number from 1 to 65535, found {raw!r}")
+    return int(raw)
+
+
 def launch_folder_app(demo):
     import keras_v2v
     from keras_v2v.demo import app
@@ -341,6 +349,6 @@ def launch_folder_app(demo):
     print(f"keras-v2v from {os.path.dirname(os.path.abspath(keras_v2v.__file__))}; presets: {names}", flush=True)
     return app.launch(
         host=os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1"),
-        port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        port=_port_from_environment(),
         app=demo,
     )

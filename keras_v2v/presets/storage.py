@@ -285,10 +285,28 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         return model
     except Exception as error:  # h5py, Keras and numpy raise many types for a damaged folder
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        damage = _weights_damage(weights)
+        if damage:  # a cut or corrupt file: say so, not that the two files disagree
+            raise ValueError(f"{label}: {weights} is damaged ({damage}); re-download or re-export the preset") from None
         raise ValueError(
             f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({first_line}). "
             "Re-export the preset with save_pretrained."
         ) from None
+
+
+def _weights_damage(path):
+    """Why the HDF5 weights file cannot be read in full (truncated, corrupt), or None when every array reads."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            arrays = []
+            handle.visititems(lambda name, obj: arrays.append(name) if isinstance(obj, h5py.Dataset) else None)
+            for name in arrays:
+                handle[name][()]
+    except Exception as error:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
+        return f"not a readable HDF5 file: {' '.join(str(error).split())[:160] or type(error).__name__}"
+    return None
 
 
 def _load(directory, weights, discriminators):

@@ -53,6 +53,13 @@ def _require(module, why):
         raise ExportError(f'{why} needs the Python package {module!r}: pip install "keras-v2v[export]"')
 
 
+def check_axes(frames=None, height=None, width=None):
+    """Sizes asked for on the command line, each from 1 to MAX_AXIS (checked before the backend loads)."""
+    for flag, value in (("--frames", frames), ("--height", height), ("--width", width)):
+        if value is not None and not 1 <= int(value) <= MAX_AXIS:
+            raise ExportError(f"{flag}: expected a size from 1 to {MAX_AXIS}, found {value}")
+
+
 def input_shape(spec_shape, rank, frames=None, height=None, width=None, dynamic=False):
     """The exported input's shape without batch: the preset's, with overrides or None where dynamic."""
     shape = list(spec_shape)
@@ -63,13 +70,11 @@ def input_shape(spec_shape, rank, frames=None, height=None, width=None, dynamic=
     if frames is not None and rank == 2:
         raise ExportError(f"--frames: expected no frame count for a 2D (framewise) preset, which takes (N, H, W, C) "
                           f"frames; found --frames {frames}")
+    check_axes(frames, height, width)
     named = ([("--frames", frames)] if rank == 3 else []) + [("--height", height), ("--width", width)]
     for axis, (flag, value) in enumerate(named):
-        if value is None:
-            continue
-        if not 1 <= int(value) <= MAX_AXIS:
-            raise ExportError(f"{flag}: expected a size from 1 to {MAX_AXIS}, found {value}")
-        shape[axis] = int(value)
+        if value is not None:
+            shape[axis] = int(value)
     return shape
 
 
