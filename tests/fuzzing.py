@@ -47,6 +47,7 @@ class Case:
     kind: str  # "read" (a reader call in a worker), "write" (a writer call), "cli" (the command)
     spec: dict
     model: bool = False  # loads TensorFlow: more time and memory
+    offline: bool = False  # loads TensorFlow to refuse: left to `python tests/fuzzing.py`, not CI
 
 
 @dataclasses.dataclass
@@ -365,9 +366,13 @@ def _odd_argument_cases(folder, clip, recipe):
         for value in ("1e999", "0.5", "-1", "nan", "inf", "lots", "9" * 400):
             cases.append((f"env-{variable}={value[:12]}", ["translate", clip, out] + model, "refused", False,
                           {variable: value}, []))
+    # Covered by unit tests too (tests/test_reliability.py); in CI only those that refuse without TensorFlow.
+    slow = {"export-onnx-60000-squared", "translate-gif-bomb-under-decode-limit", "reproduce-over-a-users-report",
+            "translate-evil-config"}
     made = [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": None,
                                          "out": None, "cwd": folder, "env": env,
-                                         "keep": {path: _sha(path) for path in keep}}, model=needs)
+                                         "keep": {path: _sha(path) for path in keep}}, model=needs,
+                 offline=label in slow)
             for label, argv, expect, needs, env, keep in cases]
     # The readers themselves, on the FIFOs and devices.
     for path in (fifo_clip, "/dev/zero", "/dev/urandom"):
