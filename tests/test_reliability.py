@@ -179,6 +179,8 @@ def test_a_space_folder_holding_a_users_file_is_not_replaced(tmp_path, capsys):
     assert "notes.txt" in err and "presets/vmnist-sph2sand-2d-random/mine.md" in err
     assert (out / "notes.txt").read_text() == "keep me"
     assert cli.main(args + ["--overwrite"]) == 0 and not (out / "notes.txt").exists()
+    (out / "keras_v2v" / "__pycache__").mkdir()  # what running app.py leaves: a cache, not a user's file
+    (out / "keras_v2v" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"cache")
     assert cli.main(args) == 0  # only our files: replaced without asking
     assert cli.main(["space", str(tmp_path / "other"), "--presets", ""]) == 2
     assert "--presets: expected comma-separated preset names" in capsys.readouterr().err

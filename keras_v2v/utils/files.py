@@ -218,14 +218,19 @@ def write_json(path, payload, **dump_options):
     return write_text(path, json.dumps(payload, indent=2, **dump_options) + "\n")
 
 
+# Caches that programs recreate (running a Space's app.py leaves both): not a user's files.
+DISPOSABLE = ("__pycache__", ".gradio")
+
+
 def foreign_files(folder, ours):
     """Files under `folder` (relative paths, sorted) that are not in `ours`, a set of relative file paths.
 
-    Empty folders hold nothing a user could lose, so only files and links count.
+    Empty folders hold nothing a user could lose, so only files and links
+    count; nor do the caches in DISPOSABLE.
     """
     found = []
     for root, dirs, names in os.walk(folder):
-        dirs.sort()
+        dirs[:] = [d for d in dirs if d not in DISPOSABLE]
         for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             relative = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
             if relative not in ours:
