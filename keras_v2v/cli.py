@@ -76,23 +76,6 @@ def _check_translate_paths(source, target):
         raise CommandError(f"the output {target} is the input file; name a different output so the input is kept")
 
 
-def _declared_shape(path, max_side):
-    """(frames, height, width, bytes per value) of the clip as translate will hold it, from headers alone.
-
-    frames is 0 when the file does not say (the reader then stops at the limit).
-    """
-    from keras_v2v import data
-    from keras_v2v.data import video_io, volume_io
-
-    if _is_volume(path):
-        return (*volume_io.nifti_shape(path), 4)  # read_volume gives float32
-    info = data.probe_video(video_io.list_frames(path)[0] if os.path.isdir(path) else path)
-    frames = len(video_io.list_frames(path)) if os.path.isdir(path) else info.frames
-    if not frames and not os.path.isdir(path):
-        frames = video_io.count_packets(path) or 0  # GIF: no count in the header; demuxing decodes nothing
-    return (frames, *video_io.scaled_size(info.height, info.width, max_side), 1)
-
-
 def _read_input(path, window, max_side, channels):
     """The clip in the model's channel count, decoded frame by frame into one array (no converted copy)."""
     from keras_v2v import data
@@ -109,23 +92,17 @@ def _read_input(path, window, max_side, channels):
 def _check_translate_memory(model, args, shape, channels):
     """Before decoding: the forward passes, and the clip with its translation, must fit the memory limit."""
     from keras_v2v.models import inference
-    from keras_v2v.utils.limits import MEMORY_ENV_VAR, memory_limit, over_limit_message
 
-    frames, height, width, itemsize = shape
-    batch = _batch_that_fits(model, args, shape[:3])
+    batch = _batch_that_fits(model, args, shape)
     generator = model.generator_a2b if args.direction == "a2b" else model.generator_b2a
-    per_window = (min(args.window or model.sample_shape[0], max(frames, model.sample_shape[0]))
+    per_window = (min(args.window or model.sample_shape[0], max(shape[0], model.sample_shape[0]))
                   if model.rank == 3 else 1)
-    inference.check_memory(generator, batch * per_window, height, width)  # names --max-side
     out_channels = model.channels_b if args.direction == "a2b" else model.channels_a
-    held = frames * height * width * (channels + out_channels) * itemsize
-    need = held + inference.forward_bytes(generator, batch * per_window * height * width)
-    if need > memory_limit():
-        raise CommandError(f"{args.input}: " + over_limit_message(
-            f"translating {frames} frames of {width}x{height} (the clip and its translation, "
-            f"{held / 2**30:.3g} GiB, and the model's passes)", need, memory_limit(),
-            hint="downscale (--max-side) or translate a shorter clip",
-            raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
+    itemsize = 4 if _is_volume(args.input) else 1  # read_volume gives float32
+    try:
+        inference.check_clip_memory(generator, batch * per_window, shape, channels, out_channels, itemsize)
+    except ValueError as error:
+        raise CommandError(f"{args.input}: {error}") from None
     return batch
 
 
@@ -184,6 +161,7 @@ def _check_intensity_window(args):
 
 def translate_command(args):
     from keras_v2v import data, presets
+    from keras_v2v.data import shapes
 
     _check_translate_paths(args.input, args.output)
     _check_intensity_window(args)
@@ -191,7 +169,8 @@ def translate_command(args):
     model = presets.from_pretrained(args.model)
     source_channels = model.channels_a if args.direction == "a2b" else model.channels_b
     # Everything that can refuse does so from the headers, before a frame is decoded.
-    batch_size = _check_translate_memory(model, args, _declared_shape(args.input, args.max_side), source_channels)
+    shape = shapes.declared_shape(args.input, args.max_side)
+    batch_size = _check_translate_memory(model, args, shape, source_channels)
     video, fps = _read_input(args.input, args.intensity_window, args.max_side, source_channels)
     video = _match_channels(video, source_channels, args.input)
     output = model.translate(

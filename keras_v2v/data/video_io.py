@@ -32,7 +32,9 @@ import av
 import numpy as np
 
 from keras_v2v.data import _tfio
+from keras_v2v.data.channels import grey_into, to_channels  # noqa: F401 (to_channels: re-exported)
 from keras_v2v.data.errors import DataError
+from keras_v2v.data.headers import check_decodable_size, png_size
 from keras_v2v.data.resize import resize_frames
 from keras_v2v.utils.files import special_kind
 from keras_v2v.utils.limits import max_bytes as byte_limit
@@ -171,14 +173,6 @@ def _decoded(container, stream, path):
     return _guarded(container.decode(stream), path, "decoding")
 
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601
-
-
-def _grey_into(target, rgb):
-    """`rgb` (..., 3) uint8 -> BT.601 luma written into `target` (..., 1) uint8, one frame's float copy at most."""
-    target[..., 0] = np.clip(np.rint(rgb.astype(np.float32) @ _LUMA), 0, 255)
-
-
 class _Frames:
     """Decoded frames written straight into one uint8 array in their final channel count.
 
@@ -212,7 +206,7 @@ class _Frames:
                 more = min(more, self.allowed - self.count)
             self.array = np.concatenate([self.array, np.empty((more, *self.array.shape[1:]), np.uint8)])
         if self.channels == 1:
-            _grey_into(self.array[self.count], rgb)
+            grey_into(self.array[self.count], rgb)
         else:
             self.array[self.count] = rgb
         self.count += 1
@@ -465,35 +459,13 @@ def probe_video(path):
         height, width = (context.height, context.width) if context is not None else (0, 0)
         frames = int(stream.frames or 0)
     if not height or not width:  # PNG and rare streams state their size only in the first frame
-        height, width = _png_size(path) or (0, 0)
-        _check_decodable_size(path, height, width)
+        height, width = png_size(path) or (0, 0)
+        check_decodable_size(path, height, width)
     if not height or not width:
         decoded = video_info(path)
         height, width = decoded.height, decoded.width
-    _check_decodable_size(path, height, width)
+    check_decodable_size(path, height, width)
     return VideoInfo(frames, float(rate) if rate else None, int(height), int(width))
-
-
-# FFmpeg's av_image_check_size: (w + 128) * (h + 128) must stay under INT_MAX / 8.
-_FFMPEG_MAX_AREA = (2**31 - 1) // 8
-
-
-def _check_decodable_size(path, height, width):
-    """A declared size FFmpeg refuses to decode is "too large", not "truncated or corrupt"."""
-    if height and width and (int(width) + 128) * (int(height) + 128) >= _FFMPEG_MAX_AREA:
-        raise DataError(path, f"declares a frame size of {width}x{height}, too large to decode: FFmpeg decodes frames of "
-                              f"at most about {int(_FFMPEG_MAX_AREA ** 0.5) - 128}x{int(_FFMPEG_MAX_AREA ** 0.5) - 128}"
-                              " pixels")
-
-
-def _png_size(path):
-    """(height, width) from a PNG's IHDR header, None for other files."""
-    with open(path, "rb") as handle:
-        head = handle.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
-    return height, width
 
 
 def video_info(path):
@@ -551,7 +523,7 @@ def list_frames(folder):
 def _read_image(path, *, mode="rgb"):
     """One PNG/JPEG -> uint8 (H, W, 3); ``mode="label"`` returns grey images as (H, W) values."""
     path = _check_file(path)
-    _check_decodable_size(path, *(_png_size(path) or (0, 0)))
+    check_decodable_size(path, *(png_size(path) or (0, 0)))
     with _open(path) as container:
         stream = _video_stream(container, path)
         frame = next(_decoded(container, stream, path), None)
@@ -618,29 +590,7 @@ def read_image_files(files, size=None, channels=None):
         if image.shape[:2] != size:
             image = resize_frames(image, size)
         if channels == 1:
-            _grey_into(out[index], image)
+            grey_into(out[index], image)
         else:
             out[index] = image
     return out
-
-
-def to_channels(video, channels):
-    """Grey <-> RGB: ``video`` (..., C) uint8 with ``channels`` (1 or 3) channels.
-
-    RGB -> grey uses the ITU-R BT.601 luma weights; grey -> RGB repeats the
-    channel. Other channel counts raise ValueError.
-    """
-    video = np.asarray(video)
-    have = video.shape[-1]
-    if have == channels:
-        return video
-    if have == 3 and channels == 1:
-        # Frame by frame into the result: no float copy of the whole clip.
-        grey = np.empty(video.shape[:-1] + (1,), video.dtype)
-        frames, grey_frames = video.reshape((-1,) + video.shape[-3:]), grey.reshape((-1,) + grey.shape[-3:])
-        for index in range(len(frames)):
-            _grey_into(grey_frames[index], frames[index])
-        return grey
-    if have == 1 and channels == 3:
-        return np.repeat(video, 3, axis=-1)
-    raise ValueError(f"cannot convert {have} channels to {channels} (only grey <-> RGB)")

@@ -76,6 +76,25 @@ def check_memory(generator, frames_per_call, height, width):
                  "or lower batch_size", raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
 
 
+def check_clip_memory(generator, frames_per_call, shape, channels_in, channels_out, itemsize=1):
+    """Refuses, before decoding, a clip that with its translation and the forward passes would not fit in memory.
+
+    `shape` is (frames, height, width) as the headers declare it; the clip
+    and its translation are held whole (`itemsize` bytes a value), the passes
+    `frames_per_call` frames at a time.
+    """
+    frames, height, width = shape
+    check_memory(generator, frames_per_call, height, width)
+    held = frames * height * width * (channels_in + channels_out) * itemsize
+    need = held + forward_bytes(generator, frames_per_call * height * width)
+    limit = memory_limit()
+    if need > limit:
+        raise ValueError(over_limit_message(
+            f"translating {frames} frames of {width}x{height} (the clip and its translation, {held / 2**30:.3g} "
+            "GiB, and the model's passes)", need, limit, hint="downscale (--max-side) or translate a shorter clip",
+            raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
+
+
 def window_starts(num_frames, window, overlap):
     """Start frames of windows of `window` frames covering `num_frames` frames."""
     if num_frames <= window:
