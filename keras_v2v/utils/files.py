@@ -69,7 +69,9 @@ def check_writable_parent(target, what):
                              "written under a longer temporary name). Choose a shorter name")
     if not os.path.isdir(ancestor):
         raise ValueError(f"{what}: {ancestor} is a file, not a folder, so nothing can be created under it")
-    probe = os.path.join(ancestor, f".keras-v2v-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    # Named like our temporaries: should a kill leave it, the next write to the target removes it.
+    root = split_ext(os.path.relpath(target, ancestor).split(os.sep)[0])[0][:100]  # a long name still fits
+    probe = os.path.join(ancestor, f".{root}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.probe")
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as error:
