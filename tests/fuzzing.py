@@ -47,6 +47,7 @@ class Case:
     kind: str  # "read" (a reader call in a worker), "write" (a writer call), "cli" (the command)
     spec: dict
     model: bool = False  # loads TensorFlow: more time and memory
+    offline: bool = False  # loads TensorFlow to refuse: left to `python tests/fuzzing.py`, not CI
 
 
 @dataclasses.dataclass
@@ -272,12 +273,218 @@ def _cli_cases(folder, rng):
         ("translate-cut-weights", ["translate", clip, out, "--model", cut], "refused", True),
         ("unknown-verb", ["frobnicate"], "refused", False),
     ]
-    return [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": user,
+    made = [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": user,
                                          "out": argv[2] if argv[0] == "translate" else None, "cwd": folder},
                  model=needs) for label, argv, expect, needs in cases]
+    return made + _odd_argument_cases(folder, clip, recipe)
 
 
-GROUPS = ("read", "write", "cli")
+def _sha(path):
+    import hashlib
+
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _odd_argument_cases(folder, clip, recipe):
+    """FIFOs and devices, absurd sizes and limit values, folders we wrote now holding a user's files."""
+    from keras_v2v.demo import space
+
+    fifo = os.path.join(folder, "odd")
+    os.makedirs(fifo, exist_ok=True)
+    for name in ("recipe.toml", "clip.mp4", "volume.nii.gz"):
+        os.mkfifo(os.path.join(fifo, name))
+    fifo_recipe, fifo_clip, fifo_volume = (os.path.join(fifo, n) for n in ("recipe.toml", "clip.mp4", "volume.nii.gz"))
+    out = os.path.join(folder, "odd-out.mp4")
+    model = ["--model", "vmnist-sph2sand-3d", "--quiet"]
+    # Folders this project wrote, to which a user then added a file.
+    preset = os.path.join(folder, "odd-preset")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    _write(preset, "notes.txt", b"keep me")
+    space_dir = os.path.join(folder, "odd-space")
+    space.write_space(space_dir, ["vmnist-sph2sand-2d-random"])
+    _write(space_dir, "notes.txt", b"keep me")
+    reports = os.path.join(folder, "odd-reports")
+    os.makedirs(reports, exist_ok=True)
+    _write(reports, "table2.md", b"my own table")
+    tampered = os.path.join(folder, "odd-tampered")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), tampered)
+    with open(os.path.join(tampered, "model.weights.h5"), "r+b") as handle:
+        handle.seek(-100, 2)
+        byte = handle.read(1)
+        handle.seek(-100, 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    evil = os.path.join(folder, "odd-evil-config")
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), evil)
+    config = json.load(open(os.path.join(evil, "config.json")))
+    config["config"]["generator_a2b"]["config"]["layers"][1].update(module="os", class_name="system")
+    json.dump(config, open(os.path.join(evil, "config.json"), "w"))
+    bomb = _write(folder, "odd-bomb.gif", gif_claiming(4000, 4000, 24))
+    cases = [
+        # (label, argv, expect, needs a model, environment, files that must survive unchanged)
+        ("train-fifo-recipe", ["train", fifo_recipe], "refused", False, {}, []),
+        ("translate-fifo-clip", ["translate", fifo_clip, out] + model, "refused", False, {}, []),
+        ("translate-fifo-volume", ["translate", fifo_volume, os.path.join(folder, "o.nii.gz")] + model, "refused",
+         False, {}, []),
+        ("translate-dev-zero", ["translate", "/dev/zero", out] + model, "refused", False, {}, []),
+        ("translate-dev-null", ["translate", "/dev/null", out] + model, "refused", False, {}, []),
+        ("export-onnx-width-1e8", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e1"), "--format", "onnx",
+                                   "--width", "100000000"], "refused", False, {}, []),
+        ("export-saved-model-width-1e8", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e2"), "--format",
+                                          "saved_model", "--width", "100000000"], "refused", False, {}, []),
+        ("export-onnx-60000-squared", ["export", "vmnist-sph2sand-3d", os.path.join(folder, "e3"), "--format",
+                                       "onnx", "--width", "60000", "--height", "60000"], "refused", True, {}, []),
+        ("translate-gif-bomb-under-decode-limit", ["translate", bomb, out] + model, "refused", True,
+         {"KERAS_V2V_MAX_DECODED_BYTES": "2GiB"}, []),
+        ("translate-into-proc", ["translate", clip, "/proc/self/o.mp4"] + model, "refused", False, {}, []),
+        ("translate-name-300-chars", ["translate", clip, os.path.join(folder, "x" * 300 + ".mp4")] + model,
+         "refused", False, {}, []),
+        ("translate-through-a-file", ["translate", clip, os.path.join(clip, "o.mp4")] + model, "refused", False,
+         {}, []),
+        ("translate-intensity-window-on-video", ["translate", clip, out, "--intensity-window", "mr"] + model,
+         "refused", False, {}, []),
+        ("evaluate-budget-bogus", ["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "bogus"], "refused",
+         False, {}, []),
+        ("evaluate-out-dot", ["evaluate", "--model", "vmnist-sph2sand-3d", "--out", "."], "refused", False, {}, []),
+        ("space-presets-empty", ["space", os.path.join(folder, "new-space"), "--presets", ""], "refused", False,
+         {}, []),
+        ("space-over-a-users-file", ["space", space_dir, "--presets", "vmnist-sph2sand-2d-random"], "refused",
+         False, {}, [os.path.join(space_dir, "notes.txt")]),
+        ("train-out-preset-with-notes", ["train", recipe, "--out", preset, "--set", "training.steps=1"], "refused",
+         False, {}, [os.path.join(preset, "notes.txt")]),
+        ("reproduce-over-a-users-report", ["reproduce", "table2", "--budget", "smoke", "--out-dir", reports,
+                                           "--runs-dir", os.path.join(folder, "odd-runs")], "refused", False, {},
+         [os.path.join(reports, "table2.md")]),
+        ("train-learning-rate-inf", ["train", recipe, "--set", "training.learning_rate=inf"], "refused", False, {},
+         []),
+        ("train-learning-rate-nan", ["train", recipe, "--set", "training.learning_rate=nan"], "refused", False, {},
+         []),
+        ("info-tampered-weights", ["info", tampered], "refused", False, {}, []),
+        ("translate-evil-config", ["translate", clip, out, "--model", evil, "--quiet"], "refused", True, {}, []),
+    ]
+    for variable in ("KERAS_V2V_MAX_MEMORY", "KERAS_V2V_MAX_DECODED_BYTES"):
+        for value in ("1e999", "0.5", "-1", "nan", "inf", "lots", "9" * 400):
+            cases.append((f"env-{variable}={value[:12]}", ["translate", clip, out] + model, "refused", False,
+                          {variable: value}, []))
+    # Covered by unit tests too (tests/test_reliability.py); in CI only those that refuse without TensorFlow.
+    slow = {"export-onnx-60000-squared", "translate-gif-bomb-under-decode-limit", "reproduce-over-a-users-report",
+            "translate-evil-config"}
+    made = [Case(f"cli:{label}", "cli", {"argv": argv, "expect": expect, "input": clip, "user": None,
+                                         "out": None, "cwd": folder, "env": env,
+                                         "keep": {path: _sha(path) for path in keep}}, model=needs,
+                 offline=label in slow)
+            for label, argv, expect, needs, env, keep in cases]
+    # The readers themselves, on the FIFOs and devices.
+    for path in (fifo_clip, "/dev/zero", "/dev/urandom"):
+        made.append(Case(f"read_video:odd:{os.path.basename(path)}", "read", {"call": "read_video", "path": path}))
+    made.append(Case("read_volume:odd:fifo", "read", {"call": "read_volume", "path": fifo_volume}))
+    return made
+
+
+# ------------------------------------------------------------------ peak memory near the limit
+
+# Near-limit cases read under this limit: big enough that the decoded clip
+# dwarfs the interpreter's noise, small enough to run in CI in seconds.
+MEMORY_DECODE_LIMIT = 64 * 2**20
+# A reader may take the decoded result plus this much of it (one frame, FFmpeg's buffers).
+READ_PEAK_MULTIPLE = 1.5
+# translate may take the clip and its translation (2x, grey in and out) plus the model's passes.
+TRANSLATE_PEAK_MULTIPLE = 2.5
+PEAK_SLACK = 24 * 2**20
+
+
+def _near_limit_files(folder, limit=MEMORY_DECODE_LIMIT):
+    """{format: path} of files whose headers declare just under `limit` bytes decoded (RGB uint8; float32 x3 volumes)."""
+    from keras_v2v.data.video_write import write_video
+
+    files = {}
+    frames = int(0.95 * limit // (1000 * 1000 * 3))
+    files["gif"] = _write(folder, "near-limit.gif", gif_claiming(1000, 1000, frames))
+    clip = np.zeros((int(0.95 * limit // (480 * 640 * 3)), 480, 640, 3), np.uint8)
+    clip[:, ::16] = 200  # not all black: the encoders still compress it to almost nothing
+    for suffix in ("mp4", "mkv", "webm"):
+        files[suffix] = write_video(os.path.join(folder, f"near-limit.{suffix}"), clip, fps=8)
+    write_video(os.path.join(folder, "near-limit-png"), np.zeros((frames, 1000, 1000, 3), np.uint8))
+    files["png-folder"] = os.path.join(folder, "near-limit-png")
+    # read_volume checks four float32 working copies against the limit.
+    depth = int(0.95 * limit // (16 * 256 * 320))
+    files["nii.gz"] = _write(folder, "near-limit.nii.gz", nifti_bytes(np.zeros((320, 256, depth), np.float32)))
+    return files
+
+
+def _memory_cases(folder, translate=True):
+    cases = [Case(f"peak-rss:read:{name}", "memory", {"call": "read", "path": path, "format": name})
+             for name, path in _near_limit_files(folder).items()]
+    if translate:
+        from keras_v2v.data.video_write import write_video
+
+        # Many small frames: the clip, not the model's passes, dominates the peak.
+        clip = np.zeros((1200, 64, 64, 3), np.uint8)
+        clip[:, ::8] = 255
+        path = write_video(os.path.join(folder, "translate-in.mp4"), clip, fps=8)
+        cases.append(Case("peak-rss:translate:mp4", "memory", {"call": "translate", "path": path, "format": "mp4",
+                                                               "model": "vmnist-sph2sand-2d-random",
+                                                               "out": os.path.join(folder, "translate-out.mp4")},
+                          model=True))
+    return cases
+
+
+MEMORY_WORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+
+    def status(key):
+        with open("/proc/self/status") as handle:
+            return int(next(line.split()[1] for line in handle if line.startswith(key))) * 1024
+
+    spec = json.loads(sys.argv[1])
+    from keras_v2v import data, presets
+    model_bytes = 0
+    if spec["call"] == "translate":
+        from keras_v2v import cli
+        from keras_v2v.models import inference
+
+        cli.load_backend()
+        model = presets.from_pretrained(spec["model"], discriminators=False)
+        model.translate(np.zeros((4, 64, 64, 1), np.uint8), batch_size=4)  # traced once, before measuring
+        presets.from_pretrained = lambda *args, **kwargs: model
+        model_bytes = inference.forward_bytes(model.generator_a2b, 4 * 64 * 64)
+    open("/proc/self/clear_refs", "w").write("5")  # peak so far forgotten: measure the read alone
+    base = status("VmRSS:")
+    if spec["call"] == "translate":
+        code = cli.main(["translate", spec["path"], spec["out"], "--model", spec["model"], "--quiet"])
+        decoded = np.prod(data.read_video(spec["out"]).shape[:3]) * 1  # grey in, grey out
+        assert code == 0
+    elif spec["format"] == "nii.gz":
+        decoded = data.read_volume(spec["path"]).nbytes
+    else:
+        decoded = data.read_video(spec["path"]).nbytes
+    peak = status("VmHWM:") - base
+    print(json.dumps({"result": "ok", "detail": json.dumps({"decoded": int(decoded), "peak": int(peak),
+                                                            "model": int(model_bytes)})}))
+    """
+)
+
+
+def _judge_memory(case, answer):
+    """ok when the peak above the start stays within the format's multiple of the decoded size."""
+    measured = json.loads(answer["detail"])
+    multiple = TRANSLATE_PEAK_MULTIPLE if case.spec["call"] == "translate" else READ_PEAK_MULTIPLE
+    if case.spec["format"] == "nii.gz":
+        multiple = VOLUME_PEAK_MULTIPLE
+    bound = multiple * measured["decoded"] + measured["model"] + PEAK_SLACK
+    ratio = measured["peak"] / measured["decoded"]
+    detail = (f"peak {measured['peak'] / 2**20:.1f} MiB = {ratio:.2f}x the decoded {measured['decoded'] / 2**20:.1f} "
+              f"MiB (model passes estimated at {measured['model'] / 2**20:.0f} MiB; bound {bound / 2**20:.0f} MiB)")
+    return ("ok" if measured["peak"] <= bound else "memory"), detail
+
+
+# read_volume keeps the float32 volume, its windowed copy and a sorted copy for the percentile window.
+VOLUME_PEAK_MULTIPLE = 4
+
+
+GROUPS = ("read", "write", "cli", "memory")
 
 
 def make_cases(folder, n_read=200, groups=GROUPS, seed=0):
@@ -290,6 +497,8 @@ def make_cases(folder, n_read=200, groups=GROUPS, seed=0):
         cases += _write_cases(folder)
     if "cli" in groups:
         cases += _cli_cases(folder, rng)
+    if "memory" in groups:
+        cases += _memory_cases(folder)
     return cases
 
 
@@ -431,6 +640,9 @@ def _judge_cli(case, code, stderr):
         detail = lines[0][:300]
     else:
         return "crash", f"exit {code}: {' | '.join(lines[-3:])[:300]}"
+    for path, digest in (case.spec.get("keep") or {}).items():
+        if not os.path.isfile(path) or _sha(path) != digest:
+            return "broken-promise", f"{path} was changed or deleted"
     if expect == "input-intact" and not os.path.getsize(case.spec["input"]):
         return "broken-promise", "the input was overwritten"
     if expect == "user-intact" and sorted(os.listdir(case.spec["user"])) != ["notes.txt", "photo.png"]:
@@ -450,9 +662,14 @@ def run_case(case, env):
         timeout = MODEL_TIMEOUT_S if case.model else DATA_TIMEOUT_S
         rss_limit = MODEL_RSS_LIMIT
     else:
-        worker = READ_WORKER if case.kind == "read" else WRITE_WORKER
+        worker = {"read": READ_WORKER, "write": WRITE_WORKER, "memory": MEMORY_WORKER}[case.kind]
         argv = [worker, json.dumps(case.spec)]
         timeout, rss_limit = DATA_TIMEOUT_S, DATA_RSS_LIMIT
+        if case.model:
+            timeout, rss_limit = MODEL_TIMEOUT_S, MODEL_RSS_LIMIT
+    if case.kind == "memory":
+        env = dict(env, KERAS_V2V_MAX_DECODED_BYTES=str(MEMORY_DECODE_LIMIT))
+    env = dict(env, **(case.spec.get("env") or {}))
     code, stdout, stderr, seconds, peak, killed = _run(argv, env, timeout, rss_limit, case.spec.get("cwd", ROOT))
     if killed:
         result, detail = killed, f"killed after {seconds:.1f} s at {peak / 2**20:.0f} MB"
@@ -462,6 +679,8 @@ def run_case(case, env):
         try:
             answer = json.loads(stdout.strip().splitlines()[-1])
             result, detail = answer["result"], answer["detail"]
+            if case.kind == "memory":
+                result, detail = _judge_memory(case, answer)
         except (IndexError, ValueError, KeyError):
             result, detail = "crash", f"exit {code}: {' | '.join(stderr.strip().splitlines()[-3:])[:300]}"
     return Outcome(case.name, result, detail, round(seconds, 2), round(peak / 2**20, 1))
@@ -478,6 +697,16 @@ def summarise(outcomes):
         "slowest_s": max((o.seconds for o in outcomes), default=0.0),
         "failures": [dataclasses.asdict(o) for o in outcomes if o.result not in ("ok", "clean")],
     }
+
+
+def _write_report(path, outcomes, planned):
+    report = summarise(outcomes)
+    report["planned"] = planned
+    report["outcomes"] = [dataclasses.asdict(o) for o in outcomes]
+    if path:
+        with open(path, "w") as handle:
+            json.dump(report, handle, indent=2)
+    return report
 
 
 def main(argv=None):
@@ -498,17 +727,17 @@ def main(argv=None):
             cases = [c for c in cases if c.name in wanted]
             if len(cases) != len(wanted):
                 parser.error(f"--only: no case named {sorted(wanted - {c.name for c in cases})}")
+        # The few command and memory cases first: a long run stopped early has covered them.
+        cases.sort(key=lambda case: case.kind == "read")
         outcomes = []
         for index, case in enumerate(cases):
             outcomes.append(run_case(case, env))
             if outcomes[-1].result not in ("ok", "clean"):
                 print(f"[{index + 1}/{len(cases)}] {case.name}: {outcomes[-1].result}: {outcomes[-1].detail}",
                       flush=True)
-        report = summarise(outcomes)
-        report["outcomes"] = [dataclasses.asdict(o) for o in outcomes]
-        if args.out:
-            with open(args.out, "w") as handle:
-                json.dump(report, handle, indent=2)
+            if args.out and (index + 1) % 50 == 0:
+                _write_report(args.out, outcomes, len(cases))  # so far: a stopped run still reports
+        report = _write_report(args.out, outcomes, len(cases))
         print(json.dumps({k: v for k, v in report.items() if k not in ("outcomes",)}, indent=2))
         return 0 if not report["failures"] else 1
     finally:

@@ -181,6 +181,18 @@ def test_upload_size_limit_and_missing_upload(presets, tmp_path):
         demo.translate_clip(str(path), "nope", presets=table)
 
 
+def test_a_clip_whose_passes_would_not_fit_is_refused_before_decoding(presets, tmp_path, monkeypatch):
+    from keras_v2v.demo import core
+
+    table = demo.resolve_presets(presets)
+    path = tmp_path / "clip.mp4"
+    data.write_video(str(path), moving_pattern(), fps=FPS)
+    monkeypatch.setenv("KERAS_V2V_MAX_MEMORY", "1MiB")
+    monkeypatch.setattr(core, "read_clip", lambda *args: pytest.fail("decoded before the memory check"))
+    with pytest.raises(demo.DemoInputError, match=r"clip.mp4: translating .* over the limit of 1 MiB"):
+        demo.translate_clip(str(path), "tiny-3d", presets=table)
+
+
 def test_preset_table_and_helpers(presets):
     table = demo.resolve_presets(presets)
     assert table["tiny-3d"].baseline == "tiny-2d-random" and table["tiny-3d"].rank == 3

@@ -156,6 +156,75 @@ def test_save_pretrained_never_replaces_a_folder_that_is_not_a_preset(tmp_path):
     assert sorted(os.listdir(user)) == ["holiday.png", "notes.txt"]
 
 
+def test_a_preset_holding_a_users_file_is_not_replaced_by_train(recipe_file, tmp_path, capsys):
+    preset = tmp_path / "copy"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    (preset / "notes.txt").write_text("keep me")
+    args = ["train", str(recipe_file), "--run-dir", str(tmp_path / "run"), "--out", str(preset), "--quiet",
+            "--no-tensorboard", "--no-evaluate"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert (preset / "notes.txt").read_text() == "keep me" and not (tmp_path / "run").exists()
+
+
+def test_a_space_folder_holding_a_users_file_is_not_replaced(tmp_path, capsys):
+    out = tmp_path / "space"
+    args = ["space", str(out), "--presets", "vmnist-sph2sand-2d-random"]
+    assert cli.main(args) == 0
+    (out / "notes.txt").write_text("keep me")
+    (out / "presets" / "vmnist-sph2sand-2d-random" / "mine.md").write_text("mine too")
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt" in err and "presets/vmnist-sph2sand-2d-random/mine.md" in err
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert cli.main(args + ["--overwrite"]) == 0 and not (out / "notes.txt").exists()
+    (out / "keras_v2v" / "__pycache__").mkdir()  # what running app.py leaves: a cache, not a user's file
+    (out / "keras_v2v" / "__pycache__" / "cli.cpython-311.pyc").write_bytes(b"cache")
+    assert cli.main(args) == 0  # only our files: replaced without asking
+    assert cli.main(["space", str(tmp_path / "other"), "--presets", ""]) == 2
+    assert "--presets: expected comma-separated preset names" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
+def test_reproduce_does_not_replace_existing_reports(tmp_path, capsys):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "table2.md").write_text("my table")
+    argv = ["reproduce", "table2", "--budget", "smoke", "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "table2.md" in err and "--overwrite" in err
+    assert (out / "table2.md").read_text() == "my table" and not (tmp_path / "runs").exists()
+
+
+def test_fifos_and_devices_are_refused_by_type(tmp_path, capsys):
+    fifo = tmp_path / "recipe.toml"
+    os.mkfifo(fifo)
+    # In a subprocess: the old code blocked forever opening the FIFO.
+    result = subprocess.run([sys.executable, "-m", "keras_v2v.cli", "train", str(fifo)], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 2 and f"{fifo}: expected a recipe file (TOML), found a FIFO" in result.stderr
+    clip = tmp_path / "clip.mp4"
+    os.mkfifo(clip)
+    for source, kind in ((clip, "a FIFO"), ("/dev/zero", "a character device")):
+        assert cli.main(["translate", str(source), str(tmp_path / "o.mp4"), "--model", "no-such-model"]) == 2
+        err = capsys.readouterr().err
+        assert f"{source}: expected a video file, a frame folder or a NIfTI volume, found {kind}" in err
+        with pytest.raises(DataError, match=f"found {kind}"):
+            data.read_video(source)
+    volume = tmp_path / "v.nii.gz"
+    os.mkfifo(volume)
+    with pytest.raises(DataError, match="expected a NIfTI or DICOM file .* found a FIFO"):
+        data.read_volume(volume)
+    preset = tmp_path / "preset"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), preset)
+    (preset / "model.weights.h5").unlink()
+    os.mkfifo(preset / "model.weights.h5")
+    with pytest.raises(ValueError, match="model.weights.h5: expected .* found a FIFO"):
+        storage.load_folder(preset)
+
+
 # ------------------------------------------------------------ memory bounds
 
 
@@ -187,6 +256,20 @@ def test_decoding_limit_comes_from_the_argument_or_the_environment(tmp_path, mon
     assert limits.parse_bytes("1.5 GiB") == 3 * 2**29 and limits.parse_bytes(4096) == 4096
 
 
+@pytest.mark.parametrize("variable", ["KERAS_V2V_MAX_MEMORY", "KERAS_V2V_MAX_DECODED_BYTES"])
+@pytest.mark.parametrize("value, message", [("1e999", "at most 1 EiB"), ("0.5", "at least 1 byte"),
+                                            ("-3GiB", "must be a size such as"), ("nan", "must be a size such as")])
+def test_limit_variables_are_parsed_strictly(variable, value, message, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(variable, value)
+    # Before any model loads: the model name does not even exist.
+    assert cli.main(["translate", CLIP, str(tmp_path / "o.mp4"), "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert f"{variable} must be" in err and message in err and len(err.strip().splitlines()) == 1
+    if variable == "KERAS_V2V_MAX_DECODED_BYTES":
+        with pytest.raises(ValueError, match=message):
+            data.read_video(CLIP)
+
+
 def test_a_volume_header_claiming_768_cubed_is_refused_before_loading(tmp_path):
     path = tmp_path / "bomb.nii.gz"
     path.write_bytes(nifti_bytes(np.zeros((4, 4, 4)), dims=(768, 768, 768)))
@@ -206,6 +289,23 @@ def test_translate_refuses_what_it_cannot_run_in_memory_and_downscales_on_reques
     assert data.read_video(out).shape == (2, 64, 64, 3)
 
 
+def test_translate_refuses_a_gif_bomb_from_its_header_before_decoding(tmp_path, monkeypatch, capsys):
+    bomb = tmp_path / "bomb.gif"
+    bomb.write_bytes(gif_claiming(4000, 4000, frames=24))  # 1.07 GiB decoded: under the decoding limit
+    monkeypatch.setattr(cli, "_read_input", lambda *args: pytest.fail("decoded before the memory check"))
+    assert cli.main(["translate", str(bomb), str(tmp_path / "o.mp4"), "--model", "vmnist-sph2sand-3d"]) == 2
+    err = capsys.readouterr().err
+    assert "frames of 4000x4000 per forward pass would take" in err and "--max-side" in err
+
+
+def test_the_volume_shape_comes_from_the_header_in_read_volumes_axis_order(tmp_path):
+    import nibabel as nib
+
+    affine = np.array([[0, 0, 2.0, 0], [-1.0, 0, 0, 0], [0, 1.5, 0, 0], [0, 0, 0, 1]])  # axes permuted, one flipped
+    nib.save(nib.Nifti1Image(np.zeros((3, 5, 7), np.float32), affine), tmp_path / "v.nii.gz")
+    assert data.volume_io.nifti_shape(tmp_path / "v.nii.gz") == data.read_volume(tmp_path / "v.nii.gz").shape[:3]
+
+
 def test_a_window_longer_than_the_clip_is_capped():
     model = v2v.from_pretrained("vmnist-sph2sand-3d", discriminators=False)
     clip = data.read_video(CLIP)[:, :, :, :1]
@@ -213,6 +313,32 @@ def test_a_window_longer_than_the_clip_is_capped():
 
 
 # ------------------------------------------------------------ non-finite values
+
+
+def test_a_png_too_large_for_the_decoder_is_called_too_large(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    # 20000x20000 declared; a few rows of data are enough for the decoder to start.
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 60001 * 4)) + chunk(b"IEND", b""))
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "f1.png").write_bytes(png)
+    for read in (data.read_video, data.read_frames):
+        with pytest.raises(DataError, match="declares a frame size of 20000x20000, too large to decode"):
+            read(tmp_path / "frames" / "f1.png" if read is data.read_video else tmp_path / "frames")
+
+
+def test_float64_values_past_float32_are_named_not_called_non_finite(tmp_path):
+    import nibabel as nib
+
+    values = np.random.default_rng(0).normal(size=(4, 5, 6)) * 1e300
+    nib.save(nib.Nifti1Image(values, np.eye(4)), tmp_path / "v.nii.gz")
+    with pytest.raises(DataError, match=r"holds float64 values beyond float32's range"):
+        data.read_volume(tmp_path / "v.nii.gz")
 
 
 def test_volumes_near_the_float32_limits_normalise_without_nan(tmp_path):
@@ -333,6 +459,78 @@ def test_bad_recipe_values_are_refused_with_the_key(recipe_file, override, messa
     assert cli.main(["train", str(recipe_file), "--set", override]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "bogus"], "--budget: invalid choice: 'bogus'"),
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--budget", "full"], "--budget: sets the size of a --dataset"),
+    (["evaluate", "--model", "vmnist-sph2sand-3d", "--out", "."], "the --out path '.' is the current folder"),
+    (["translate", CLIP, "o.mp4", "--model", "vmnist-sph2sand-3d", "--intensity-window", "mr"],
+     "--intensity-window: applies to volumes (.nii, .nii.gz) only"),
+    (["translate", "v.nii.gz", "o.nii.gz", "--model", "phantom-mr2ct-3d", "--intensity-window", "bone"],
+     "--intensity-window: expected one of ct-brain"),
+    (["translate", CLIP, "/proc/self/o.mp4", "--model", "m"], "no file can be created in /proc/self (it is a system"),
+    (["translate", CLIP, "x" * 300 + ".mp4", "--model", "m"], "is 304 bytes long; this file system allows"),
+    (["translate", CLIP, "clip.mp4/o.mp4", "--model", "m"], "clip.mp4 is a file, not a folder"),
+    (["train", "recipe.toml", "--set", "training.learning_rate=inf"],
+     "[training] learning_rate must be a finite number > 0, found inf"),
+])
+def test_bad_values_and_unwritable_outputs_are_one_line_before_any_work(argv, message, tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.mp4").write_bytes(b"not really")
+    (tmp_path / "recipe.toml").write_text(TINY)
+    data.write_nifti(tmp_path / "v.nii.gz", np.zeros((2, 4, 4), np.float32))
+    monkeypatch.setattr(cli, "load_backend", lambda: pytest.fail("checked after the backend loaded"))
+    try:
+        status = cli.main(argv)
+    except SystemExit as stop:  # argparse's own refusals
+        status = stop.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["clip.mp4", "recipe.toml", "v.nii.gz"]
+
+
+def test_evaluate_checks_its_out_folder_before_evaluating(tmp_path, capsys, monkeypatch):
+    (tmp_path / "d").mkdir()
+    monkeypatch.setattr(cli, "load_backend", lambda: pytest.fail("checked after the backend loaded"))
+    assert cli.main(["evaluate", "--model", "vmnist-sph2sand-3d", "--out", str(tmp_path / "d")]) == 2
+    assert "expected a file name for the JSON metrics, found a folder" in capsys.readouterr().err
+
+
+def test_info_checks_the_weights(tmp_path, capsys):
+    folder = tmp_path / "tampered"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    raw = bytearray((folder / "model.weights.h5").read_bytes())
+    raw[-100] ^= 0xFF
+    (folder / "model.weights.h5").write_bytes(bytes(raw))
+    assert cli.main(["info", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert '"sha256"' in captured.out  # what the folder says is still shown
+    assert "but keras_v2v.json records" in captured.err and "changed or corrupted" in captured.err
+
+
+def test_cut_weights_are_called_damaged_not_mismatched(tmp_path):
+    folder = tmp_path / "cut"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    weights = folder / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    spec = json.loads((folder / "keras_v2v.json").read_text())
+    spec["sha256"]["model.weights.h5"] = storage.sha256_of(weights)  # the record agrees: only the file is cut
+    (folder / "keras_v2v.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match=r"model.weights.h5 is damaged \(not a readable HDF5 file: .*truncated"):
+        storage.load_folder(folder)
+
+
+@pytest.mark.parametrize("module, name", [("os", "system"), ("keras.layers", "Lambda"), ("builtins", "eval")])
+def test_a_config_asking_for_foreign_code_is_refused_by_name(tmp_path, module, name):
+    folder = tmp_path / "evil"
+    shutil.copytree(os.path.join(ROOT, "zoo", "vmnist-sph2sand-2d-random"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["generator_a2b"]["config"]["layers"][1].update(module=module, class_name=name)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=f"asks for {module}.{name}, which no keras-v2v preset holds"):
+        storage.load_folder(folder)
 
 
 def test_a_preset_folder_with_a_broken_record_gives_one_line(tmp_path, capsys):

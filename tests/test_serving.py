@@ -265,9 +265,15 @@ def test_a_failed_conversion_keeps_the_previous_export(tiny_preset, tmp_path, mo
     (["--format", "litert", "--dtype", "float16"], "--dtype: expected float32 for --format litert"),
     (["--format", "onnx", "--dtype", "bfloat16"], "--dtype: expected float32 or float16 for --format onnx"),
     (["--format", "onnx", "--dynamic", "--height", "32"], "--dynamic: expected either --dynamic or"),
-    (["--format", "onnx", "--height", "0"], "--height: expected a positive size, found 0"),
+    (["--format", "onnx", "--height", "0"], "--height: expected a size from 1 to 65536, found 0"),
+    (["--format", "onnx", "--width", "100000000"], "--width: expected a size from 1 to 65536, found 100000000"),
+    # Bounded by the memory estimate before any tracing (tf2onnx died with signal 11 on such a graph).
+    (["--format", "onnx", "--width", "60000", "--height", "60000"], "--height 60000 --width 60000: running the "
+                                                                    "exported graph on one"),
+    (["--format", "saved_model", "--width", "60000", "--height", "60000"], "over the limit of"),
 ])
-def test_bad_export_options_are_one_line(argv, message, tiny_preset, tmp_path, capsys):
+def test_bad_export_options_are_one_line(argv, message, tiny_preset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_V2V_MAX_MEMORY", "8GiB")  # the same limit on any machine
     assert cli.main(["export", tiny_preset, str(tmp_path / "out"), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("keras-v2v: error: ") and message in err and err.count("\n") == 1

@@ -446,3 +446,16 @@ def test_png_frames_carry_a_mark_pillow_reads_and_others_do_not(tmp_path):
     assert video_write.is_our_frame(str(photo))
     (tmp_path / "notes.txt").write_text("not an image")
     assert not video_write.is_our_frame(str(tmp_path / "notes.txt"))
+
+
+def test_frames_are_converted_to_grey_as_they_decode(tmp_path):
+    from keras_v2v.data import to_channels
+
+    clip = write_video(tmp_path / "c.mp4", smooth_video(8), fps=8)
+    rgb = read_video(clip)
+    np.testing.assert_array_equal(read_video(clip, channels=1), to_channels(rgb, 1))
+    np.testing.assert_array_equal(read_video(clip, 2, 5, channels=1), to_channels(rgb[2:5], 1))
+    folder = write_video(tmp_path / "frames", rgb[:3])
+    np.testing.assert_array_equal(video_io.read_frames(folder, channels=1), to_channels(rgb[:3], 1))
+    with pytest.raises(ValueError, match="`channels` must be 1 .grey. or 3"):
+        read_video(clip, channels=2)

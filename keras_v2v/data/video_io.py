@@ -32,9 +32,11 @@ import av
 import numpy as np
 
 from keras_v2v.data import _tfio
+from keras_v2v.data.channels import grey_into, to_channels  # noqa: F401 (to_channels: re-exported)
 from keras_v2v.data.errors import DataError
+from keras_v2v.data.headers import check_decodable_size, png_size
 from keras_v2v.data.resize import resize_frames
-from keras_v2v.utils import channels as channels_rule
+from keras_v2v.utils.files import special_kind
 from keras_v2v.utils.limits import max_bytes as byte_limit
 from keras_v2v.utils.limits import over_limit_message
 
@@ -81,6 +83,9 @@ def _check_file(path):
         raise DataError(path, "no such file or folder")
     if os.path.isdir(path):
         return path
+    kind = special_kind(path)
+    if kind is not None:  # /dev/zero never ends and a FIFO blocks: refused by type, not by size
+        raise DataError(path, f"expected a video or image file, found {kind}; save the data as a regular file")
     size = os.path.getsize(path)
     if size == 0:
         raise DataError(path, "file is empty (0 bytes)")
@@ -168,20 +173,65 @@ def _decoded(container, stream, path):
     return _guarded(container.decode(stream), path, "decoding")
 
 
+class _Frames:
+    """Decoded frames written straight into one uint8 array in their final channel count.
+
+    The array is sized once from what the headers say (frames expected, the
+    first frame's size); no per-frame list is kept and nothing is stacked, so
+    a read takes the decoded clip plus one frame. A file with more frames than
+    it declared grows the array (by half) up to `allowed` frames.
+    """
+
+    def __init__(self, path, expected, allowed, channels, max_side, start):
+        self.path, self.allowed, self.channels, self.max_side, self.start = path, allowed, channels, max_side, start
+        self.capacity = max(1, min(expected or 16, allowed or expected or 16))
+        self.array, self.count = None, 0
+
+    def __len__(self):
+        return self.count
+
+    def add(self, frame, index):
+        if self.allowed is not None and self.count >= self.allowed:
+            raise _over_budget(self.path, self.allowed, self.array.shape[1:3] + (3,))
+        rgb = _to_rgb(frame, self.path, index, self.max_side)
+        if self.array is None:
+            self.array = np.empty((self.capacity, *rgb.shape[:2], self.channels or 3), np.uint8)
+        elif rgb.shape[:2] != self.array.shape[1:3]:
+            h, w = self.array.shape[1:3]
+            raise DataError(self.path, f"frame size changed mid-stream: frame {self.start} is {w}x{h}, "
+                                       f"frame {self.start + self.count} is {rgb.shape[1]}x{rgb.shape[0]}")
+        if self.count == len(self.array):
+            more = max(1, len(self.array) // 2)
+            if self.allowed is not None:
+                more = min(more, self.allowed - self.count)
+            self.array = np.concatenate([self.array, np.empty((more, *self.array.shape[1:]), np.uint8)])
+        if self.channels == 1:
+            grey_into(self.array[self.count], rgb)
+        else:
+            self.array[self.count] = rgb
+        self.count += 1
+
+    def result(self):
+        """The frames read: the array itself when it was sized right, else the filled part (copied when much smaller)."""
+        if self.count == len(self.array):
+            return self.array
+        return self.array[: self.count].copy() if self.count < len(self.array) // 2 else self.array[: self.count]
+
+
 def _over_budget(path, allowed, size):
     return DataError(path, over_limit_message(
         f"reading more than {allowed} frames of {size[1]}x{size[0]}", (allowed + 1) * size[0] * size[1] * 3,
         allowed * size[0] * size[1] * 3, hint="read a window (start/stop, max_frames) or downscale (max_side)"))
 
 
-def _read_sequential(path, start, stop, max_side=None, partial=False, allowed=None):
-    """Decode from the first frame, counting frames; keep [start, stop).
+def _read_sequential(path, start, stop, max_side=None, partial=False, allowed=None, out=None):
+    """Decode from the first frame, counting frames; keep [start, stop) in `out` (a `_Frames`).
 
     ``partial``: a decoding error after some kept frames ends the read there
     (the count is then what decoded) instead of raising. ``allowed``: the most
     frames that fit the memory limit; one more raises.
     """
-    out = []
+    out = out if out is not None else _Frames(path, None, allowed, None, max_side, start)
     with _open(path) as container:
         stream = _video_stream(container, path)
         declared = stream.frames
@@ -191,9 +241,7 @@ def _read_sequential(path, start, stop, max_side=None, partial=False, allowed=No
                 if stop is not None and count >= stop:
                     break
                 if count >= start:
-                    if allowed is not None and len(out) >= allowed:
-                        raise _over_budget(path, allowed, out[0].shape)
-                    out.append(_to_rgb(frame, path, count, max_side))
+                    out.add(frame, count)
                 count += 1
         except DataError as error:
             if not (partial and out) or "memory" in error.problem:
@@ -235,7 +283,7 @@ def _frame_timestamps(path):
     return _timestamps_cached(os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
 
-def _read_seeking(path, start, stop, max_side=None, allowed=None):
+def _read_seeking(path, start, stop, max_side=None, allowed=None, out=None):
     """Seek to the keyframe before frame ``start`` and decode to ``stop``.
 
     Frames are identified by timestamp (frame i = i-th smallest packet
@@ -253,7 +301,8 @@ def _read_seeking(path, start, stop, max_side=None, allowed=None):
             container.seek(wanted[0], stream=stream, backward=True, any_frame=False)
         except _DECODE_ERRORS:
             return None
-        out, got = [], []
+        out = out if out is not None else _Frames(path, len(wanted), allowed, None, max_side, start)
+        got = []
         for frame in _decoded(container, stream, path):
             if frame.pts is None:
                 return None
@@ -262,27 +311,13 @@ def _read_seeking(path, start, stop, max_side=None, allowed=None):
             if frame.pts > wanted[-1]:
                 break
             got.append(frame.pts)
-            if allowed is not None and len(out) >= allowed:
-                raise _over_budget(path, allowed, out[0].shape)
-            out.append(_to_rgb(frame, path, start + len(out), max_side))
+            out.add(frame, start + len(out))
         if not got or got[0] != wanted[0]:
             return None  # the seek landed after the window's first frame
         if tuple(got) != wanted[: len(got)]:
             return None  # decoder output disagrees with the packet index
         # A short window means decoding ended early: the file is cut or corrupt.
         return out, start + len(out), max(stream.frames, len(stamps))
-
-
-def _stack(path, frames, start):
-    shape = frames[0].shape
-    for k, f in enumerate(frames):
-        if f.shape != shape:
-            raise DataError(
-                path,
-                f"frame size changed mid-stream: frame {start} is "
-                f"{shape[1]}x{shape[0]}, frame {start + k} is {f.shape[1]}x{f.shape[0]}",
-            )
-    return np.stack(frames).astype(np.uint8, copy=False)
 
 
 def _read_with_tfio(path):
@@ -296,23 +331,35 @@ def _read_with_tfio(path):
     return frames
 
 
-def _frames_allowed(path, start, stop, max_side, limit):
-    """How many frames fit in `limit` bytes; raises before decoding when the headers already say too many."""
+def count_packets(path):
+    """Frames in a file whose header declares no count (GIF, some MKV/WebM), by demuxing (no decoding); None if unsure."""
+    try:
+        with _open(path) as container:
+            stream = _video_stream(container, path)
+            return sum(1 for packet in container.demux(stream) if packet.size)
+    except (DataError, *_DECODE_ERRORS):
+        return None
+
+
+def _frames_allowed(path, start, stop, max_side, limit, channels=3):
+    """(frames that fit in `limit` bytes, frames expected); raises before decoding when the headers say too many."""
     info = probe_video(path)
     height, width = scaled_size(info.height, info.width, max_side)
     source = info.height * info.width * 3
     if source > limit:
         raise DataError(path, over_limit_message(f"decoding one {info.width}x{info.height} frame", source, limit))
-    frame = height * width * 3
-    end = stop if info.frames == 0 else min(stop or info.frames, info.frames)
+    frame = height * width * channels
+    declared = info.frames or count_packets(path) or 0
+    end = stop if declared == 0 else min(stop or declared, declared)
     if end is not None and (end - start) * frame > limit:
         raise DataError(path, over_limit_message(
             f"reading {end - start} frames of {width}x{height}", (end - start) * frame, limit,
             hint="read a window (start/stop, max_frames) or downscale (max_side)"))
-    return max(1, limit // frame)
+    return max(1, limit // frame), (None if end is None else max(1, end - start))
 
 
-def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, partial=False, max_bytes=None):
+def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, partial=False, max_bytes=None,
+               channels=None):
     """Read frames ``[start, stop)`` of a video file (or frame folder).
 
     Args:
@@ -330,9 +377,13 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
             or KERAS_V2V_MAX_DECODED_BYTES). What the headers declare is checked
             before any pixel is decoded; files that declare no frame count are
             stopped as soon as they pass the limit.
+        channels: 1 for grey (ITU-R BT.601 luma, as ``to_channels``), 3 (the
+            default) for RGB. Frames are converted as they are decoded, into
+            one array sized from the headers: a read takes the clip in its
+            final form plus one frame.
 
     Returns:
-        uint8 array (T, H, W, 3).
+        uint8 array (T, H, W, channels).
 
     Raises:
         DataError: missing, empty, unreadable, truncated or corrupt file, no
@@ -340,22 +391,27 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
     """
     path = _check_file(path)
     if os.path.isdir(path):
-        return read_frames(path, start, stop, max_frames=max_frames, max_side=max_side, max_bytes=max_bytes)
+        return read_frames(path, start, stop, max_frames=max_frames, max_side=max_side, max_bytes=max_bytes,
+                           channels=channels)
     if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 2):
         raise ValueError(f"read of {path}: `max_side` must be an int >= 2, got {max_side!r}")
+    _check_channels(path, channels)
     at_most = max_frames is not None
     start, stop = _check_window(path, start, stop, max_frames)
-    allowed = _frames_allowed(path, start, stop, max_side, byte_limit(max_bytes))
+    allowed, expected = _frames_allowed(path, start, stop, max_side, byte_limit(max_bytes), channels or 3)
 
     if start == 0 and stop is None and max_side is None and _tfio.video_ops_available():
         frames = _read_with_tfio(path)
         if frames is not None:
-            return frames
+            return to_channels(frames, channels or 3)
+
+    def sink():
+        return _Frames(path, expected, allowed, channels, max_side, start)
 
     # A partial read decodes front to back, so an error mid-file ends it cleanly.
-    result = _read_seeking(path, start, stop, max_side, allowed) if start > 0 and not partial else None
+    result = _read_seeking(path, start, stop, max_side, allowed, sink()) if start > 0 and not partial else None
     if result is None:
-        result = _read_sequential(path, start, stop, max_side, partial, allowed)
+        result = _read_sequential(path, start, stop, max_side, partial, allowed, sink())
     frames, count, declared = result
 
     if count == 0:
@@ -377,7 +433,12 @@ def read_video(path, start=0, stop=None, *, max_frames=None, max_side=None, part
         raise DataError(
             path, f"requested frames from {start} but the video has only {count} frames"
         )
-    return _stack(path, frames, start)
+    return frames.result()
+
+
+def _check_channels(path, channels):
+    if channels not in (None, 1, 3):
+        raise ValueError(f"read of {path}: `channels` must be 1 (grey) or 3 (RGB), got {channels!r}")
 
 
 def probe_video(path):
@@ -397,9 +458,13 @@ def probe_video(path):
         context = stream.codec_context  # None when FFmpeg has no decoder for the stream
         height, width = (context.height, context.width) if context is not None else (0, 0)
         frames = int(stream.frames or 0)
-    if not height or not width:  # rare streams state their size only in the first frame
+    if not height or not width:  # PNG and rare streams state their size only in the first frame
+        height, width = png_size(path) or (0, 0)
+        check_decodable_size(path, height, width)
+    if not height or not width:
         decoded = video_info(path)
         height, width = decoded.height, decoded.width
+    check_decodable_size(path, height, width)
     return VideoInfo(frames, float(rate) if rate else None, int(height), int(width))
 
 
@@ -458,6 +523,7 @@ def list_frames(folder):
 def _read_image(path, *, mode="rgb"):
     """One PNG/JPEG -> uint8 (H, W, 3); ``mode="label"`` returns grey images as (H, W) values."""
     path = _check_file(path)
+    check_decodable_size(path, *(png_size(path) or (0, 0)))
     with _open(path) as container:
         stream = _video_stream(container, path)
         frame = next(_decoded(container, stream, path), None)
@@ -473,13 +539,16 @@ def read_image(path):
     return _read_image(path)
 
 
-def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None, max_bytes=None):
-    """Read frames ``[start, stop)`` of a folder of PNG/JPEG images -> uint8 (T, H, W, 3).
+def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None, max_bytes=None, channels=None):
+    """Read frames ``[start, stop)`` of a folder of PNG/JPEG images -> uint8 (T, H, W, channels).
 
-    ``max_frames``, ``max_side`` and ``max_bytes`` work as in ``read_video``
-    (the first image's header sets the size checked against the limit).
+    ``max_frames``, ``max_side``, ``max_bytes`` and ``channels`` work as in
+    ``read_video`` (the first image's header sets the size checked against the
+    limit). Each image is decoded, downscaled and converted on its own, into
+    one array sized up front.
     """
     files = list_frames(folder)
+    _check_channels(folder, channels)
     at_most = max_frames is not None
     start, stop = _check_window(folder, start, stop, max_frames)
     end = len(files) if stop is None else (min(stop, len(files)) if at_most else stop)
@@ -490,38 +559,38 @@ def read_frames(folder, start=0, stop=None, *, max_frames=None, max_side=None, m
         )
     first = probe_video(files[start])
     limit = byte_limit(max_bytes)
-    # Each image is decoded at full size before it is downscaled.
-    need = (end - start) * first.height * first.width * 3
+    size = scaled_size(first.height, first.width, max_side)
+    # The frames in their final size, plus one image decoded at full size.
+    need = (end - start) * size[0] * size[1] * (channels or 3) + first.height * first.width * 3
     if need > limit:
         raise DataError(folder, over_limit_message(
             f"reading {end - start} images of {first.width}x{first.height}", need, limit,
-            hint="read fewer frames (start/stop, max_frames)"))
-    frames = read_image_files(files[start:end])
-    size = scaled_size(frames.shape[1], frames.shape[2], max_side)
-    if size != frames.shape[1:3]:
-        frames = resize_frames(frames, size)
-    return frames
+            hint="read fewer frames (start/stop, max_frames) or downscale (max_side)"))
+    return read_image_files(files[start:end], size=size, channels=channels)
 
 
-def read_image_files(files):
-    """Read a list of PNG/JPEG files as one uint8 (T, H, W, 3) video; sizes must match."""
-    frames = [_read_image(f) for f in files]
-    shape = frames[0].shape
-    for f, name in zip(frames, files):
-        if f.shape != shape:
+def read_image_files(files, size=None, channels=None):
+    """Read a list of PNG/JPEG files as one uint8 (T, H, W, channels) video; sizes must match.
+
+    ``size``: (height, width) to downscale each image to as it is read (the
+    first image's size when None); ``channels``: 1 or 3 (default).
+    """
+    out = None
+    for index, name in enumerate(files):
+        image = _read_image(name)
+        if out is None:
+            first, size = image.shape, tuple(size or image.shape[:2])
+            out = np.empty((len(files), *size, channels or 3), np.uint8)
+        if image.shape != first:
             raise DataError(
                 name,
-                f"frame is {f.shape[1]}x{f.shape[0]} but {files[0]} is "
-                f"{shape[1]}x{shape[0]}; all frames of a video must match",
+                f"frame is {image.shape[1]}x{image.shape[0]} but {files[0]} is "
+                f"{first[1]}x{first[0]}; all frames of a video must match",
             )
-    return np.stack(frames)
-
-
-def to_channels(video, channels):
-    """Grey <-> RGB: ``video`` (..., C) with ``channels`` (1 or 3) channels, same dtype.
-
-    RGB -> grey uses the ITU-R BT.601 luma weights; grey -> RGB repeats the
-    channel (`keras_v2v.utils.channels`, the rule `model.translate` applies too).
-    Other channel counts raise ValueError.
-    """
-    return channels_rule.to_channels(video, channels)
+        if image.shape[:2] != size:
+            image = resize_frames(image, size)
+        if channels == 1:
+            grey_into(out[index], image)
+        else:
+            out[index] = image
+    return out

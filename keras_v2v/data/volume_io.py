@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_v2v.data import _tfio
 from keras_v2v.data.errors import DataError
-from keras_v2v.utils.files import atomic_path
+from keras_v2v.utils.files import atomic_path, special_kind
 from keras_v2v.data.resize import resample_axis
 from keras_v2v.data.video_io import natural_key
 from keras_v2v.utils.limits import max_bytes as byte_limit
@@ -63,8 +63,9 @@ def _require(module, extra="medical"):
 
 
 # Loading holds the float32 volume, its windowed copy and a sorted copy for the
-# percentile window at once.
-_WORKING_COPIES = 3
+# percentile window at once, plus nibabel's buffers: 3.6-4.2x the volume measured
+# (tests/fuzzing.py, peak-rss:read:nii.gz).
+_WORKING_COPIES = 4
 
 
 def _check_voxels(path, shape, limit):
@@ -74,6 +75,24 @@ def _check_voxels(path, shape, limit):
         raise DataError(path, over_limit_message(
             f"loading a volume of {' x '.join(str(int(s)) for s in shape)} voxels (float32, with its "
             f"{_WORKING_COPIES} working copies)", need, limit))
+
+
+def nifti_shape(path):
+    """(D, H, W) of the volume `read_volume` returns for a NIfTI file, from its header alone (nothing decoded)."""
+    nib = _require("nibabel")
+    try:
+        img = nib.load(os.fspath(path))
+        shape = tuple(int(s) for s in img.header.get_data_shape())
+        # as_closest_canonical permutes the axes to RAS+; read_volume then reverses them.
+        order = nib.io_orientation(img.affine)[:, 0]
+    except Exception as e:  # nibabel, gzip and numpy raise their own types
+        raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
+    if len(shape) < 3:
+        raise DataError(path, f"expected a 3D volume, found data of shape {shape}")
+    canonical = [0, 0, 0]
+    for axis in range(3):
+        canonical[int(order[axis]) if order[axis] == order[axis] else axis] = shape[axis]
+    return tuple(canonical[::-1])
 
 
 def _load_nifti(path, limit):
@@ -86,10 +105,16 @@ def _load_nifti(path, limit):
     _check_voxels(path, shape, limit)
     try:
         img = nib.as_closest_canonical(img)
-        data = np.asarray(img.get_fdata(dtype=np.float32))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            data = np.asarray(img.get_fdata(dtype=np.float32))
         zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
     except Exception as e:  # nibabel, gzip, zlib and numpy all raise their own types
         raise DataError(path, f"not a readable NIfTI file ({_one_line(e)})") from e
+    if any("overflow" in str(w.message) for w in caught):
+        # float64 values past +-3.4e38 become inf in float32: say so, not "no finite values".
+        raise DataError(path, f"holds {img.get_data_dtype()} values beyond float32's range (+-3.4e38), which "
+                              "keras-v2v computes in; rescale the volume (e.g. to its physical units) and save it again")
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -326,6 +351,10 @@ def load_volume(path, *, series=None, max_bytes=None):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(path, "no such file or folder")
+    kind = special_kind(path)
+    if kind is not None:  # a FIFO blocks nibabel and pydicom, /dev/zero never ends
+        raise DataError(path, f"expected a NIfTI or DICOM file (or a DICOM folder), found {kind}; "
+                              "save the data as a regular file")
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise DataError(path, "file is empty (0 bytes)")
     if path.lower().endswith(NIFTI_SUFFIXES):
@@ -451,7 +480,9 @@ def read_volume(path, shape=None, window=None, *, fit="resize", series=None, max
                 min(target[2], max(1, round(w * spacing[2] * scale))),
             )
             volume = center_crop_or_pad(_resample(volume, inner), target)
-    return np.clip(volume, 0.0, 1.0).astype(np.float32)[..., None]
+    # In place: a copy here was a fourth volume-sized array at the peak.
+    volume = np.asarray(volume, np.float32)
+    return np.clip(volume, 0.0, 1.0, out=volume)[..., None]
 
 
 # --------------------------------------------------------------------------

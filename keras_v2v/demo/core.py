@@ -433,6 +433,26 @@ def _series_label(preset):
     return "output"
 
 
+def _check_model_memory(path, model, direction, limits):
+    """Refuses, from the upload's headers, a clip whose forward passes would not fit the memory limit."""
+    from keras_v2v.data.video_io import scaled_size
+    from keras_v2v.models import inference
+
+    if not os.path.isfile(path):
+        return  # read_clip says so
+    try:
+        info = data.probe_video(path)
+    except DataError:
+        return  # read_clip says what is wrong, in the user's words
+    height, width = scaled_size(info.height, info.width, limits.max_side)
+    generator = model.generator_a2b if direction == "a2b" else model.generator_b2a
+    frames = model.sample_shape[0] if model.rank == 3 else 1
+    try:
+        inference.check_memory(generator, 4 * frames, height, width)  # translate_clip's batch_size
+    except ValueError as error:
+        raise DemoInputError(f"{os.path.basename(path)}: {error}") from None
+
+
 def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, progress=None, out_dir=None):
     """Translate an uploaded clip with a preset (and its 2D baseline where there is one).
 
@@ -461,12 +481,14 @@ def translate_clip(path, preset, direction="a2b", *, presets=None, limits=None, 
     if direction not in ("a2b", "b2a"):
         raise DemoInputError(f"Direction must be 'a2b' or 'b2a', got {direction!r}.")
 
-    report(0.0, "Reading the clip")
-    clip = read_clip(path, limits)
-    report(0.05, f"Loading {preset.name}")
+    report(0.0, f"Loading {preset.name}")
     model = load_model(preset.source)
     baseline = presets.get(preset.baseline) if preset.baseline else None
     baseline_model = load_model(baseline.source) if baseline else None
+    # From the headers, before a frame is decoded: the passes must fit in memory.
+    _check_model_memory(path, model, direction, limits or Limits())
+    report(0.05, "Reading the clip")
+    clip = read_clip(path, limits)
 
     source_channels = model.channels_a if direction == "a2b" else model.channels_b
     video = data.to_channels(clip.frames, source_channels)

@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 
-from keras_v2v.utils.files import atomic_path, check_output_path
+from keras_v2v.utils.files import atomic_path, check_output_path, foreign_files, refuse_foreign
 
 logger = logging.getLogger(__name__)
 
@@ -189,16 +189,36 @@ def _preset_entries(names):
     return chosen
 
 
-def is_space_folder(directory):
-    """True for a folder `keras-v2v space` wrote (its space.json says so)."""
+def _read_manifest(directory):
     try:
         with open(os.path.join(directory, MANIFEST)) as handle:
-            return json.load(handle).get("written_by") == WRITTEN_BY
-    except (OSError, ValueError, AttributeError):
-        return False
+            manifest = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
-def write_space(out_dir, presets=None):
+def is_space_folder(directory):
+    """True for a folder `keras-v2v space` wrote (its space.json says so)."""
+    manifest = _read_manifest(directory)
+    return manifest is not None and manifest.get("written_by") == WRITTEN_BY
+
+
+# What a Space folder holds at its top level (older space.json files list no "files").
+TOP_LEVEL = ("app.py", "requirements.txt", "README.md", ".gitattributes", MANIFEST, PRESETS_DIR, EXAMPLES_DIR,
+             "keras_v2v")
+
+
+def our_files(directory):
+    """The files of a Space folder that `keras-v2v space` wrote, as relative paths (its space.json lists them)."""
+    listed = _read_manifest(directory).get("files")
+    if isinstance(listed, list):
+        return set(listed)
+    # Written before the list was kept: everything under the names the command writes.
+    return {path for path in foreign_files(directory, set()) if path.split("/")[0] in TOP_LEVEL}
+
+
+def write_space(out_dir, presets=None, overwrite=False):
     """Writes a self-contained Space folder at `out_dir`; returns (folder, {name: manifest entry}).
 
     Args:
@@ -207,6 +227,9 @@ def write_space(out_dir, presets=None):
         presets: preset names (registered) or preset folders; None for every
             preset whose weights are on this machine. A 3D preset brings its
             2D baseline along.
+        overwrite: replace a folder this function wrote even when files were
+            added to it since (they are deleted); without it they are named and
+            the folder is kept.
     """
     target = check_output_path(out_dir, "Space folder")
     if os.path.lexists(target) and not os.path.isdir(target):
@@ -214,6 +237,12 @@ def write_space(out_dir, presets=None):
     if os.path.isdir(target) and os.listdir(target) and not is_space_folder(target):
         raise SpaceError(f"{out_dir} holds files that `keras-v2v space` did not write (no {MANIFEST} of its own); "
                          "refusing to replace them. Name a new or empty folder.")
+    if is_space_folder(target) and not overwrite:
+        # Our folder, but a user may have added files since: replacing it would delete them.
+        try:
+            refuse_foreign(target, our_files(target), "`keras-v2v space`")
+        except FileExistsError as error:
+            raise SpaceError(str(error)) from None
     import keras_v2v
 
     chosen = _preset_entries(presets)
@@ -239,8 +268,10 @@ def write_space(out_dir, presets=None):
             "requirements.txt": requirements_text(),
             "README.md": readme_text(manifest["presets"]),
             ".gitattributes": gitattributes_text(),
-            MANIFEST: json.dumps(manifest, indent=2) + "\n",
         }
+        # The files we wrote, so a later run can tell them from files a user added.
+        manifest["files"] = sorted(foreign_files(folder, set()) + list(files) + [MANIFEST])
+        files[MANIFEST] = json.dumps(manifest, indent=2) + "\n"
         for name, text in files.items():
             with open(os.path.join(folder, name), "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -250,7 +281,10 @@ def write_space(out_dir, presets=None):
 def space_command(args):
     """`keras-v2v space OUT_DIR [--presets a,b]`."""
     names = [n.strip() for n in args.presets.split(",") if n.strip()] if args.presets else None
-    folder, entries = write_space(args.out_dir, names)
+    if args.presets is not None and not names:
+        raise SpaceError(f"--presets: expected comma-separated preset names or folders, found {args.presets!r}; "
+                         "leave --presets out for every preset whose weights are here")
+    folder, entries = write_space(args.out_dir, names, overwrite=getattr(args, "overwrite", False))
     size = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(folder) for f in files)
     print(f"wrote Space {folder} ({len(entries)} presets, {size / 2**20:.1f} MB): {', '.join(entries)}")
     print(f"try it: cd {folder} && python app.py; publish it: hf upload --repo-type space ORG/NAME {folder} .")
@@ -297,6 +331,14 @@ def folder_app(here, on_space=None):
     return app.build_app(presets=core.bundled_presets(include_hub=on_space), preload_models=on_space)
 
 
+def _port_from_environment():
+    """GRADIO_SERVER_PORT as a port number; a one-line exit for anything else (not a traceback in the Space log)."""
+    raw = os.environ.get("GRADIO_SERVER_PORT", "7860").strip()
+    if not (raw.isdigit() and 1 <= int(raw) <= 65535):
+        raise SystemExit(f"GRADIO_SERVER_PORT must be a port number from 1 to 65535, found {raw!r}")
+    return int(raw)
+
+
 def launch_folder_app(demo):
     import keras_v2v
     from keras_v2v.demo import app
@@ -307,6 +349,6 @@ def launch_folder_app(demo):
     print(f"keras-v2v from {os.path.dirname(os.path.abspath(keras_v2v.__file__))}; presets: {names}", flush=True)
     return app.launch(
         host=os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1"),
-        port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        port=_port_from_environment(),
         app=demo,
     )

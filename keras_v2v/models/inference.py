@@ -2,6 +2,7 @@
 
 from keras_v2v.utils.windows import (  # noqa: F401 (this module's names, kept for their users)
     BYTES_PER_VOXEL_PER_FILTER,
+    check_clip_memory,
     check_memory,
     check_video,
     forward_bytes,

@@ -15,11 +15,15 @@ import warnings
 
 from keras_v2v.presets import lineage
 from keras_v2v.presets.spec import config_is_generators_only, model_spec
-from keras_v2v.utils.files import atomic_path, check_output_path
+from keras_v2v.utils.files import atomic_path, check_output_path, refuse_foreign, refuse_special
 
 PRESET_FILE = "keras_v2v.json"
 WEIGHTS_FILE = "model.weights.h5"
 FORMAT_VERSION = 1
+# What save_pretrained and `keras-v2v train` write into a preset folder (newer
+# folders list theirs in keras_v2v.json "files"); anything else is a user's.
+PRESET_FILES = frozenset({"config.json", "metadata.json", WEIGHTS_FILE, PRESET_FILE, "README.md", "recipe.toml",
+                          "LICENSE-DATA.md"})
 
 
 def sha256_of(path, chunk=1 << 20):
@@ -97,18 +101,32 @@ def is_generators_only(directory):
         return False
 
 
+def preset_files(directory):
+    """The files of a preset folder that keras-v2v wrote, as relative paths."""
+    try:
+        listed = (read_preset_spec(directory) or {}).get("files")
+    except ValueError:
+        listed = None
+    return set(listed) if isinstance(listed, list) and all(isinstance(n, str) for n in listed) else set(PRESET_FILES)
+
+
 def check_preset_target(directory, overwrite=False, replace_foreign=False):
     """Refuses to write a preset where it would destroy something that was not asked for.
 
     A missing or empty folder is always fine; a preset folder keras-v2v wrote
-    is replaced when `overwrite`; anything else (a file, a folder of other
-    files) only when `replace_foreign` (the CLI's --overwrite).
+    is replaced when `overwrite`, unless files were added to it since;
+    anything else (a file, a folder of other files, a preset holding a user's
+    notes) only when `replace_foreign` (the CLI's --overwrite).
     """
     directory = check_output_path(directory, "preset folder")
     if not os.path.lexists(directory) or (os.path.isdir(directory) and not os.listdir(directory)):
         return directory
     if is_preset_folder(directory):
-        if overwrite or replace_foreign:
+        if replace_foreign:
+            return directory
+        if overwrite:
+            refuse_foreign(directory, preset_files(directory), "keras-v2v (a preset)",
+                           flag="--overwrite (replace_foreign=True)")
             return directory
         raise FileExistsError(f"{directory} already holds a preset; pass overwrite=True (--overwrite) to replace it.")
     if replace_foreign:
@@ -159,6 +177,11 @@ def save_pretrained(model, directory, overwrite=False, weights_dtype=None, card=
             **(metadata or {}),
             "sha256": {WEIGHTS_FILE: sha256_of(weights)},
         }
+        written = set(PRESET_FILES) | set(extra_files or {}) | {
+            os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+            for root, _, names in os.walk(assets) for name in names}
+        if written != PRESET_FILES:  # other files than usual: listed, so a later overwrite knows them as ours
+            spec["files"] = sorted(written)
         with open(os.path.join(folder, PRESET_FILE), "w") as handle:
             handle.write(json_text(spec))
         with open(os.path.join(folder, "README.md"), "w", encoding="utf-8") as handle:
@@ -174,6 +197,7 @@ def read_preset_spec(directory):
     path = os.path.join(directory, PRESET_FILE)
     if not os.path.exists(path):
         return None
+    refuse_special(path, "the preset's record (a JSON file)")
     try:
         with open(path) as handle:
             spec = json.load(handle)
@@ -185,6 +209,58 @@ def read_preset_spec(directory):
     if not isinstance(sha, dict) or not all(isinstance(v, str) for v in sha.values()):
         raise ValueError(f"{path}: \"sha256\" must map file names to hex digests, found {sha!r}")
     return spec
+
+
+def verify_weights(directory, expected_sha256=None, label=None):
+    """Checks the folder's weights against `expected_sha256` (the registry's) and its own record; returns the sha256.
+
+    ValueError, naming both digests, when either differs: the weights were changed or corrupted.
+    """
+    spec = read_preset_spec(directory) or {}
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    refuse_special(weights, f"the preset's {WEIGHTS_FILE} as a regular file")
+    found = sha256_of(weights)
+    for source, expected in (("the registry", expected_sha256),
+                             (PRESET_FILE, spec.get("sha256", {}).get(WEIGHTS_FILE))):
+        if expected and found != expected:
+            raise ValueError(
+                f"{label or directory}: {weights} has sha256 {found}, but {source} records {expected}; the "
+                "weights were changed or corrupted. Re-download or re-export the preset."
+            )
+    return found
+
+
+def _config_classes(node):
+    """(module, class_name) of every serialized object in a Keras config."""
+    if isinstance(node, dict):
+        if "class_name" in node:
+            yield str(node.get("module")), str(node.get("class_name"))
+        for value in node.values():
+            yield from _config_classes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _config_classes(value)
+
+
+def check_config(directory, label=None):
+    """Refuses a config.json naming anything a preset never holds: classes outside Keras and keras-v2v, Lambda code.
+
+    Keras' safe mode refuses much of it too, but its refusal surfaced as "config
+    and weights do not match"; this one says what the file asks for.
+    """
+    path = os.path.join(directory, "config.json")
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{label or directory}: {path} is not readable JSON ({' '.join(str(error).split())})") from None
+    if not isinstance(config, dict) or config.get("class_name") != "CycleGAN":
+        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{label or directory}: {path} must describe a keras-v2v CycleGAN, found {found!r}")
+    for module, name in _config_classes(config):
+        if name == "Lambda" or not (module in ("keras", "None") or module.startswith(("keras.", "keras_v2v."))):
+            raise ValueError(f"{label or directory}: {path} asks for {module}.{name}, which no keras-v2v preset "
+                             "holds (only Keras and keras-v2v classes, no Lambda code); refusing to load it")
 
 
 def load_folder(directory, expected_sha256=None, discriminators=True, label=None):
@@ -204,16 +280,10 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
     for name in ("config.json", WEIGHTS_FILE):
         if not os.path.exists(os.path.join(directory, name)):
             raise FileNotFoundError(f"{label}: preset folder {directory} has no {name}.")
-    spec = read_preset_spec(directory) or {}
+        refuse_special(os.path.join(directory, name), f"the preset's {name} as a regular file")
+    verify_weights(directory, expected_sha256, label)
+    check_config(directory, label)
     weights = os.path.join(directory, WEIGHTS_FILE)
-    found = sha256_of(weights)
-    for source, expected in (("the registry", expected_sha256),
-                             (PRESET_FILE, spec.get("sha256", {}).get(WEIGHTS_FILE))):
-        if expected and found != expected:
-            raise ValueError(
-                f"{label}: {weights} has sha256 {found}, but {source} records {expected}; the "
-                "weights were changed or corrupted. Re-download or re-export the preset."
-            )
     try:
         # Keras only warns when parts of the weights file match nothing; a preset must match fully.
         with warnings.catch_warnings(record=True) as caught:
@@ -226,10 +296,28 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         return lineage.attach(model, spec, asked=None if label == directory else label)
     except Exception as error:  # h5py, Keras and numpy raise many types for a damaged folder
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        damage = _weights_damage(weights)
+        if damage:  # a cut or corrupt file: say so, not that the two files disagree
+            raise ValueError(f"{label}: {weights} is damaged ({damage}); re-download or re-export the preset") from None
         raise ValueError(
             f"{label}: config.json and {WEIGHTS_FILE} in {directory} do not match ({first_line}). "
             "Re-export the preset with save_pretrained."
         ) from None
+
+
+def _weights_damage(path):
+    """Why the HDF5 weights file cannot be read in full (truncated, corrupt), or None when every array reads."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            arrays = []
+            handle.visititems(lambda name, obj: arrays.append(name) if isinstance(obj, h5py.Dataset) else None)
+            for name in arrays:
+                handle[name][()]
+    except Exception as error:  # h5py raises OSError, KeyError, RuntimeError... for damaged files
+        return f"not a readable HDF5 file: {' '.join(str(error).split())[:160] or type(error).__name__}"
+    return None
 
 
 def _load(directory, weights, discriminators):

@@ -14,6 +14,7 @@ than the training depth go through the same sliding windows as
 
 import contextlib
 import json
+import math
 import os
 import sys
 
@@ -37,6 +38,8 @@ EXPORT_FILE = "export.json"
 INPUT_NAME = "video"
 SIGNATURE = "serving_default"
 AXES = {2: ("height", "width"), 3: ("frames", "height", "width")}
+# Whatever the memory limit: past this, sizes in the converters' int32 shape arithmetic overflow.
+MAX_AXIS = 65536
 
 
 class ExportError(ValueError):
@@ -50,6 +53,13 @@ def _require(module, why):
         raise ExportError(f'{why} needs the Python package {module!r}: pip install "keras-v2v[export]"')
 
 
+def check_axes(frames=None, height=None, width=None):
+    """Sizes asked for on the command line, each from 1 to MAX_AXIS (checked before the backend loads)."""
+    for flag, value in (("--frames", frames), ("--height", height), ("--width", width)):
+        if value is not None and not 1 <= int(value) <= MAX_AXIS:
+            raise ExportError(f"{flag}: expected a size from 1 to {MAX_AXIS}, found {value}")
+
+
 def input_shape(spec_shape, rank, frames=None, height=None, width=None, dynamic=False):
     """The exported input's shape without batch: the preset's, with overrides or None where dynamic."""
     shape = list(spec_shape)
@@ -60,14 +70,35 @@ def input_shape(spec_shape, rank, frames=None, height=None, width=None, dynamic=
     if frames is not None and rank == 2:
         raise ExportError(f"--frames: expected no frame count for a 2D (framewise) preset, which takes (N, H, W, C) "
                           f"frames; found --frames {frames}")
+    check_axes(frames, height, width)
     named = ([("--frames", frames)] if rank == 3 else []) + [("--height", height), ("--width", width)]
     for axis, (flag, value) in enumerate(named):
-        if value is None:
-            continue
-        if int(value) < 1:
-            raise ExportError(f"{flag}: expected a positive size, found {value}")
-        shape[axis] = int(value)
+        if value is not None:
+            shape[axis] = int(value)
     return shape
+
+
+def check_export_memory(generator, shape, frames=None, height=None, width=None):
+    """Refuses, before any tracing, a fixed shape whose one-clip forward pass would pass the memory limit.
+
+    Converters constant-fold shapes: a 100,000,000-wide graph crashed tf2onnx
+    (signal 11) and made a SavedModel no runtime could run.
+    """
+    from keras_v2v.models.inference import forward_bytes
+    from keras_v2v.utils.limits import MEMORY_ENV_VAR, memory_limit, over_limit_message
+
+    if any(size is None for size in shape[:-1]):
+        return  # --dynamic: the runtime's input decides
+    need = forward_bytes(generator, math.prod(int(s) for s in shape[:-1]))
+    limit = memory_limit()
+    if need > limit:
+        asked = " ".join(f"{flag} {value}" for flag, value in (("--frames", frames), ("--height", height),
+                                                               ("--width", width)) if value is not None)
+        raise ExportError(over_limit_message(
+            f"{asked or 'the preset shape'}: running the exported graph on one "
+            f"{'x'.join(str(s) for s in shape[:-1])} input", need, limit,
+            hint="export a smaller fixed size or --dynamic",
+            raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
 
 
 @contextlib.contextmanager
@@ -201,6 +232,7 @@ def export(preset, out, format="onnx", direction="a2b", frames=None, height=None
                                  else (model.channels_b, model.channels_a))
     sample = list(model.sample_shape[:-1]) + [channels_in]
     shape = input_shape(sample, model.rank, frames, height, width, dynamic)
+    check_export_memory(generator, shape, frames, height, width)
     serving = graph.serving_copy(generator, shape, dtype)
 
     # Built in a temporary sibling, swapped in only when complete (a failed export keeps the old one).

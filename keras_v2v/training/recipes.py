@@ -37,6 +37,7 @@ come from the same code. This module only reads, checks and writes recipes
 """
 
 import dataclasses
+import math
 import os
 
 try:
@@ -45,7 +46,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from keras_v2v.presets import names
-from keras_v2v.utils.files import write_text
+from keras_v2v.utils.files import refuse_special, write_text
 
 METHODS = ("3d", "2d-random", "2d-sequential", "2d-const")
 GENERATORS = ("volumetric_mnist", "coloured_moving_mnist", "synthetic_street", "head_phantoms", "gta", "folders")
@@ -82,11 +83,12 @@ def _int(lowest):
 
 def _number(lowest, highest=None, strict=False):
     def check(value):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        # inf passes every comparison and turns the weights to NaN some steps later.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return False
         above = value > lowest if strict else value >= lowest
         return above and (highest is None or value < highest)
-    check.expects = (f"a number {'>' if strict else '>='} {lowest}"
+    check.expects = (f"a finite number {'>' if strict else '>='} {lowest}"
                      + (f" and < {highest}" if highest is not None else ""))
     return check
 
@@ -243,6 +245,7 @@ def load_recipe(path):
         path = os.path.join(path, "recipe.toml")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such recipe file")
+    refuse_special(path, "a recipe file (TOML)", RecipeError)  # a FIFO would block train silently
     try:
         with open(path, "rb") as handle:
             raw = tomllib.load(handle)

@@ -192,12 +192,35 @@ def write_report(table_spec, budget_name, results, paper, out_dir):
 
 
 # -------------------------------------------------------------------- run
+def report_files(name, out_dir):
+    """The files `reproduce(name)` writes into `out_dir`."""
+    return [os.path.join(out_dir, f"{name}{suffix}") for suffix in (".md", ".json", "_samples.png", "_temporal.png")]
+
+
+def check_out_dir(name, out_dir, overwrite=False):
+    """Refuses, before any training, an --out-dir that is a file or already holds this table's reports."""
+    from keras_v2v.utils.files import check_output_path
+
+    check_output_path(out_dir, "--out-dir")
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out-dir {out_dir}: expected a folder for the reports, found a file")
+    existing = [path for path in report_files(name, out_dir) if os.path.lexists(path)]
+    if existing and not overwrite:
+        raise FileExistsError(f"--out-dir {out_dir} already holds {', '.join(map(os.path.basename, existing))}; "
+                              "refusing to replace them. Pass --overwrite (overwrite=True) to replace them, "
+                              "or name another --out-dir")
+
+
 def reproduce(name, budget="quick", methods=METHODS, runs_dir="runs/reproduce", out_dir="docs/results",
-              steps=None, verbose=1):
-    """Trains (or resumes) every method, scores it and writes the report. Returns the results."""
+              steps=None, verbose=1, overwrite=False):
+    """Trains (or resumes) every method, scores it and writes the report. Returns the results.
+
+    Existing reports in `out_dir` are replaced only with `overwrite`.
+    """
     spec = table(name)
     if budget not in spec.budgets:
         raise ValueError(f"Unknown budget {budget!r}; choose one of {sorted(spec.budgets)}.")
+    check_out_dir(name, out_dir, overwrite)
     plan = spec.budgets[budget]
     if steps:
         plan = dataclasses.replace(plan, steps=int(steps))

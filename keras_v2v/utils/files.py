@@ -11,11 +11,13 @@ Folders are swapped in with one atomic rename exchange where the system has it.
 
 import contextlib
 import ctypes
+import errno
 import glob
 import json
 import os
 import re
 import shutil
+import stat
 import uuid
 
 _TMP = re.compile(r"\.tmp-(\d+)-[0-9a-f]{8}")
@@ -39,7 +41,68 @@ def check_output_path(path, what="output"):
     if cwd == target or cwd.startswith(target.rstrip(os.sep) + os.sep) or target == os.path.abspath(os.sep):
         raise ValueError(f"the {what} path {path!r} is the current folder or one that holds it; "
                          "name a new file or folder instead")
+    check_writable_parent(target, f"the {what} path {path}")
     return target
+
+
+# What the temporary sibling adds to a name: ".", ".tmp-", up to 10 pid digits, "-", 8 hex digits.
+_TMP_EXTRA = 1 + 5 + 10 + 1 + 8
+
+
+def check_writable_parent(target, what):
+    """Refuses, before any work, a target that cannot be written: a name too long for the
+    file system, a parent path through a file, or a folder where no file can be created
+    (read-only, /proc). The errors name the path and the cause, where the system says only
+    "[Errno 36]" or "[Errno 2]" after the work is done.
+    """
+    ancestor = os.path.dirname(target)
+    while not os.path.lexists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    try:
+        name_max = os.pathconf(ancestor if os.path.isdir(ancestor) else os.sep, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in os.path.relpath(target, ancestor).split(os.sep):
+        if len(os.fsencode(part)) + _TMP_EXTRA > name_max:
+            raise ValueError(f"{what}: the name {part[:24]}... is {len(os.fsencode(part))} bytes long; this file "
+                             f"system allows {name_max} ({name_max - _TMP_EXTRA} here, as the file is first "
+                             "written under a longer temporary name). Choose a shorter name")
+    if not os.path.isdir(ancestor):
+        raise ValueError(f"{what}: {ancestor} is a file, not a folder, so nothing can be created under it")
+    # Named like our temporaries: should a kill leave it, the next write to the target removes it.
+    root = split_ext(os.path.relpath(target, ancestor).split(os.sep)[0])[0][:100]  # a long name still fits
+    probe = os.path.join(ancestor, f".{root}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}.probe")
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as error:
+        # /proc answers "No such file or directory" for a folder that exists: say what that means.
+        cause = ("it is a system folder that takes no new files, like /proc" if error.errno == errno.ENOENT
+                 else error.strerror)
+        raise ValueError(f"{what}: no file can be created in {ancestor} ({cause}); choose a folder you "
+                         "can write to") from None
+    with contextlib.suppress(OSError):
+        os.remove(probe)
+
+
+_SPECIAL = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(path):
+    """'a FIFO (named pipe)', 'a character device', ... when `path` (links followed) is one; else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return next((name for test, name in _SPECIAL if test(mode)), None)
+
+
+def refuse_special(path, expected, error=ValueError):
+    """Raises `error` when `path` is a FIFO, device or socket: reading one blocks, or never ends (/dev/zero)."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise error(f"{os.fspath(path)}: expected {expected}, found {kind}; reading it could block or never end. "
+                    "Save the data as a regular file and name that")
 
 
 def _alive(pid):
@@ -159,3 +222,33 @@ def write_text(path, text):
 def write_json(path, payload, **dump_options):
     """Writes `payload` as JSON to `path` atomically."""
     return write_text(path, json.dumps(payload, indent=2, **dump_options) + "\n")
+
+
+# Caches that programs recreate (running a Space's app.py leaves both): not a user's files.
+DISPOSABLE = ("__pycache__", ".gradio")
+
+
+def foreign_files(folder, ours):
+    """Files under `folder` (relative paths, sorted) that are not in `ours`, a set of relative file paths.
+
+    Empty folders hold nothing a user could lose, so only files and links
+    count; nor do the caches in DISPOSABLE.
+    """
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in DISPOSABLE]
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            relative = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
+            if relative not in ours:
+                found.append(relative)
+    return sorted(found)
+
+
+def refuse_foreign(folder, ours, writer, flag="--overwrite"):
+    """Raises FileExistsError naming the files in `folder` that `writer` did not write (replacing it would delete them)."""
+    foreign = foreign_files(folder, ours)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{folder} was written by {writer} but now also holds files it did not write ({shown}); replacing "
+            f"the folder would delete them. Move them out, or pass {flag} to replace the folder anyway")

@@ -13,6 +13,7 @@ import re
 ENV_VAR = "KERAS_V2V_MAX_DECODED_BYTES"
 MEMORY_ENV_VAR = "KERAS_V2V_MAX_MEMORY"
 DEFAULT_MAX_BYTES = 2 * 2**30
+MAX_SETTING = 2**60  # far above any machine, far below what an int64 size holds
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
@@ -26,8 +27,10 @@ def parse_bytes(text, what=ENV_VAR):
         if not found or found.group(2).lower() not in _UNITS:
             raise ValueError(f"{what} must be a size such as 2GiB, 500MB or 1000000000, got {text!r}")
         value = float(found.group(1)) * _UNITS[found.group(2).lower()]
-    if not value > 0 or value != value:
-        raise ValueError(f"{what} must be a positive size, got {text!r}")
+    if not value >= 1 or value != value:
+        raise ValueError(f"{what} must be a positive size of at least 1 byte, got {text!r}")
+    if value > MAX_SETTING:  # 1e999 is infinity, which int() cannot hold
+        raise ValueError(f"{what} must be a size of at most 1 EiB, got {text!r}")
     return int(value)
 
 
@@ -42,7 +45,7 @@ def max_bytes(limit=None):
 
 def describe(nbytes):
     """1536 -> '1.5 KiB'."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    for unit, size in (("EiB", 2**60), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if nbytes >= size:
             return f"{nbytes / size:.3g} {unit}"
     return f"{int(nbytes)} B"
@@ -70,3 +73,9 @@ def memory_limit():
         return parse_bytes(os.environ[MEMORY_ENV_VAR], MEMORY_ENV_VAR)
     total = physical_memory()
     return int(total * 3 // 4) if total else 8 * 2**30
+
+
+def check_environment():
+    """Parses every limit variable that is set: a bad value is one line before any work, not after a model loads."""
+    max_bytes()
+    memory_limit()

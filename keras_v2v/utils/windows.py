@@ -89,6 +89,25 @@ def check_memory(generator, frames_per_call, height, width):
                  "or lower batch_size", raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
 
 
+def check_clip_memory(generator, frames_per_call, shape, channels_in, channels_out, itemsize=1):
+    """Refuses, before decoding, a clip that with its translation and the forward passes would not fit in memory.
+
+    `shape` is (frames, height, width) as the headers declare it; the clip
+    and its translation are held whole (`itemsize` bytes a value), the passes
+    `frames_per_call` frames at a time.
+    """
+    frames, height, width = shape
+    check_memory(generator, frames_per_call, height, width)
+    held = frames * height * width * (channels_in + channels_out) * itemsize
+    need = held + forward_bytes(generator, frames_per_call * height * width)
+    limit = memory_limit()
+    if need > limit:
+        raise ValueError(over_limit_message(
+            f"translating {frames} frames of {width}x{height} (the clip and its translation, {held / 2**30:.3g} "
+            "GiB, and the model's passes)", need, limit, hint="downscale (--max-side) or translate a shorter clip",
+            raise_with=f"set {MEMORY_ENV_VAR} (e.g. {MEMORY_ENV_VAR}=64GiB)"))
+
+
 def window_starts(num_frames, window, overlap):
     """Start frames of windows of `window` frames covering `num_frames` frames."""
     if num_frames <= window:
@@ -131,7 +150,14 @@ def translate(generate, video, rank, channels, window=None, overlap=None, batch_
         chunks = _framewise(generate, video, batch_size, progress)
     else:
         chunks = _windowed(generate, video, window, overlap, batch_size, progress)
-    return np.concatenate([_from_model_range(c, video.dtype) for c in chunks], axis=0)
+    # Each chunk goes straight into one array: no list of chunks, no concatenated copy.
+    out, done = None, 0
+    for chunk in chunks:
+        if out is None:
+            out = np.empty((len(video),) + chunk.shape[1:], video.dtype)
+        out[done : done + len(chunk)] = _from_model_range(chunk, video.dtype)
+        done += len(chunk)
+    return out
 
 
 def _full_batch(generate, batch, batch_size):

@@ -21,186 +21,34 @@ C++ start-up logging kept off the terminal (KERAS_V2V_TF_LOGS=1 shows it).
 import argparse
 import json
 import os
-import re
 import sys
 
-VOLUME_SUFFIXES = (".nii", ".nii.gz")
+from keras_v2v.cli.common import VOLUME_SUFFIXES, CommandError, _in_cli_terms, _is_volume, load_backend  # noqa: F401
+from keras_v2v.cli.translate import _progress_printer, _read_input, translate_command  # noqa: F401
 
 
-class CommandError(Exception):
-    """A problem with the user's input, reported as one line."""
 
 
-def load_backend():
-    """Imports Keras and its backend, keeping TensorFlow's C++/absl start-up lines off stderr.
-
-    TensorFlow prints oneDNN, CPU-feature and absl notices while it loads, even
-    with TF_CPP_MIN_LOG_LEVEL=3; they go to file descriptor 2 from C++, so the
-    descriptor points at /dev/null for the duration of the import.
-    """
-    if "keras" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # later C++ warnings too (grappler)
-    if os.environ.get("KERAS_V2V_TF_LOGS", "").strip() not in ("", "0"):
-        import keras  # noqa: F401
-
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
-def _is_volume(path):
-    return str(path).lower().endswith(VOLUME_SUFFIXES)
 
 
-def _check_translate_paths(source, target):
-    """Fails fast, before a model loads: a missing input, an unsafe output, or the input as output."""
-    from keras_v2v.data import video_write
-    from keras_v2v.utils.files import check_output_path
-
-    if not os.path.exists(source):
-        raise CommandError(f"{source}: no such file or folder")
-    target_path = check_output_path(target, "output")
-    if not _is_volume(target):
-        video_write.check_target(target)
-    same = os.path.realpath(source) == os.path.realpath(target_path) or (
-        os.path.exists(target_path) and os.path.samefile(source, target_path))
-    if same:
-        raise CommandError(f"the output {target} is the input file; name a different output so the input is kept")
 
 
-def _read_input(path, window, max_side, start=0, max_frames=None):
-    from keras_v2v import data
-
-    if _is_volume(path):
-        if start or max_frames:
-            raise CommandError(f"{path}: --start and --max-frames cut videos; a volume is translated whole")
-        volume = data.read_volume(path, window=window or "minmax")
-        return volume, None
-    try:
-        if os.path.isdir(path):
-            return data.read_frames(path, start, max_frames=max_frames, max_side=max_side), 30.0
-        fps = data.probe_video(path).fps
-        video = data.read_video(path, start, max_frames=max_frames, max_side=max_side)
-    except data.DataError as error:
-        raise _in_cli_terms(error, "translate part of it (--start S --max-frames N) or downscale it "
-                            "(--max-side 256)", "KERAS_V2V_MAX_DECODED_BYTES") from None
-    return video, fps if fps and 0 < fps <= 240 else 30.0
 
 
-def _in_cli_terms(error, hint, env_var):
-    """A library's over-the-limit message with the advice in this command's options, not Python arguments.
-
-    The readers and `translate` advise `max_frames=`, `max_bytes=` and `batch_size`, which a
-    command-line user cannot type; the measured sizes before that advice are kept.
-    """
-    text = str(error)
-    found = re.match(r"(.*? over the limit of [^;]+);", text)
-    if not found:
-        return error
-    return CommandError(f"{found.group(1)}; {hint}, or set {env_var} (e.g. {env_var}=8GiB) to raise the limit")
 
 
-def _match_channels(video, channels, path):
-    from keras_v2v import data
-
-    try:
-        return data.to_channels(video, channels)
-    except ValueError as error:
-        raise CommandError(f"{path}: {error}; the model expects {channels}") from None
 
 
-def _progress_printer(stream=None):
-    """translate's progress: tqdm's bar on a terminal, plain lines (every 10%) in a log or pipe.
-
-    tqdm would write carriage returns into a file, so off a terminal the lines are ours,
-    as `train` writes them.
-    """
-    stream = stream or sys.stderr
-    if getattr(stream, "isatty", lambda: False)():
-        from tqdm import tqdm
-
-        bar = None
-
-        def report(done, total):
-            nonlocal bar
-            if bar is None:
-                bar = tqdm(total=total, desc="translating", file=stream, leave=True)
-            bar.update(done - bar.n)
-            if done >= total:
-                bar.close()
-
-        return report
-    shown = [-1]
-
-    def report(done, total):
-        tenth = 10 * done // max(total, 1)
-        if tenth > shown[0] or done >= total:
-            shown[0] = tenth
-            stream.write(f"translating: {done}/{total} ({100 * done // max(total, 1)}%)\n")
-            stream.flush()
-
-    return report
 
 
-def _batch_that_fits(model, args, shape):
-    """--batch-size, halved (with a note) while one forward pass would not fit in memory."""
-    from keras_v2v.models import inference
-    from keras_v2v.utils.limits import memory_limit
-
-    generator = model.generator_a2b if args.direction == "a2b" else model.generator_b2a
-    frames, height, width = shape[:3]
-    per_window = min(args.window or model.sample_shape[0], max(frames, model.sample_shape[0])) if model.rank == 3 else 1
-    batch = args.batch_size
-    while batch > 1 and inference.forward_bytes(generator, batch * per_window * height * width) > memory_limit():
-        batch //= 2
-    fits = inference.forward_bytes(generator, batch * per_window * height * width) <= memory_limit()
-    if batch != args.batch_size and fits:  # (when nothing fits, translate says so)
-        print(f"keras-v2v: note: --batch-size {args.batch_size} would not fit in memory at {width}x{height}; "
-              f"using {batch}", file=sys.stderr)
-    return batch
 
 
-def translate_command(args):
-    from keras_v2v import data, presets
 
-    _check_translate_paths(args.input, args.output)
-    load_backend()
-    model = presets.from_pretrained(args.model)
-    video, fps = _read_input(args.input, args.intensity_window, args.max_side, args.start, args.max_frames)
-    source_channels = model.channels_a if args.direction == "a2b" else model.channels_b
-    video = _match_channels(video, source_channels, args.input)
-    batch_size = _batch_that_fits(model, args, video.shape)
-    try:
-        output = model.translate(
-            video,
-            direction=args.direction,
-            window=args.window,
-            overlap=args.overlap,
-            batch_size=batch_size,
-            progress=None if args.quiet else _progress_printer(),
-        )
-    except ValueError as error:
-        raise _in_cli_terms(error, "downscale the video (--max-side 256) or lower --batch-size",
-                            "KERAS_V2V_MAX_MEMORY") from None
-    if _is_volume(args.output):
-        data.write_nifti(args.output, output)
-    elif args.side_by_side:
-        # Enlarge tiny clips (the bundled models work at 32-64 px) so the result is watchable.
-        height = video.shape[1] * max(1, 160 // video.shape[1])
-        data.write_side_by_side(args.output, video, output, labels=["input", "output"], fps=fps or 30.0,
-                                height=height)
-    else:
-        data.write_video(args.output, output, fps=fps or 30.0)
-    print(f"wrote {args.output} ({len(output)} frames)")
+
+
+
 
 
 def info_command(args):
@@ -209,12 +57,15 @@ def info_command(args):
 
     from keras_v2v.presets.spec import parameter_counts
 
-    folder, _, _ = presets.resolve(args.model)
+    folder, expected, label = presets.resolve(args.model)
     spec = storage.read_preset_spec(folder)
     if spec is None:
         raise CommandError(f"{args.model}: not a preset folder (no {storage.PRESET_FILE})")
     # Per-network counts, whatever version wrote the file (older ones also counted the history pools).
     print(json.dumps({**spec, "parameters": parameter_counts(spec)}, indent=2))
+    # The record above is only what the folder says: check the weights as from_pretrained does.
+    if os.path.exists(os.path.join(folder, storage.WEIGHTS_FILE)):
+        storage.verify_weights(folder, expected, label)
 
 
 def list_command(args):
@@ -340,12 +191,17 @@ def evaluate_command(args):
     from keras_v2v import evaluation, presets
     from keras_v2v.training import recipes
 
+    if args.budget is not None and args.dataset is None:
+        raise CommandError("--budget: sets the size of a --dataset, and none is named (the preset's recipe "
+                           "sets its own data); name --dataset or leave --budget out")
+    out = _check_json_out(args.out) if args.out else None  # before the evaluation, not after it
     folder, expected, label = presets.resolve(args.model)
     load_backend()
     from keras_v2v.training import pipeline, reproduce
 
     if args.dataset is not None:
         name = DATASET_TABLES.get(args.dataset, args.dataset)
+        args.budget = args.budget or "quick"
         recipe = reproduce.recipe_for(name, args.budget, "3d")
         where = f"{args.dataset} (budget {args.budget})"
     else:
@@ -363,11 +219,22 @@ def evaluate_command(args):
                                  max_videos=args.max_videos)
     _print_metrics(f"{args.model} on {where} ({result['videos']} videos, {result['direction']})",
                    result["metrics"])
-    if args.out:
-        with open(args.out, "w") as handle:
-            json.dump({"model": args.model, "recipe": recipe.name, "dataset": recipe.dataset, **result},
-                      handle, indent=2, default=float)
+    if out:
+        from keras_v2v.utils.files import write_json
+
+        write_json(out, {"model": args.model, "recipe": recipe.name, "dataset": recipe.dataset, **result},
+                   default=float)
         print(f"wrote {args.out}")
+
+
+def _check_json_out(path):
+    """An output file for JSON: not a folder, in a folder that can be written."""
+    from keras_v2v.utils.files import check_output_path
+
+    target = check_output_path(path, "--out")  # also: a name too long, a parent that is a file, no write access
+    if os.path.isdir(target):
+        raise CommandError(f"--out {path}: expected a file name for the JSON metrics, found a folder")
+    return target
 
 
 def reproduce_command(args):
@@ -376,13 +243,16 @@ def reproduce_command(args):
 
     methods = tuple(args.methods.split(",")) if args.methods else reproduce.METHODS
     results = reproduce.reproduce(args.table, budget=args.budget, methods=methods, runs_dir=args.runs_dir,
-                                  out_dir=args.out_dir, steps=args.steps)
+                                  out_dir=args.out_dir, steps=args.steps, overwrite=args.overwrite)
     for method, result in results.items():
         _print_metrics(method, result["metrics"])
     print(f"wrote {args.out_dir}/{args.table}.md")
 
 
 def export_command(args):
+    from keras_v2v.serving import exporter
+
+    exporter.check_axes(args.frames, args.height, args.width)  # an absurd size is refused before the backend loads
     load_backend()
     from keras_v2v import serving
 
@@ -474,13 +344,14 @@ def build_parser():
     tr.add_argument("--overlap", type=_non_negative, default=None,
                     help="3D models: frames shared by neighbouring windows")
     tr.add_argument("--batch-size", type=_positive, default=4, help="frames (2D) or windows (3D) per forward pass")
-    tr.add_argument("--max-side", type=_positive, default=None,
+    tr.add_argument("--max-side", type=_int_at_least(2, "a whole number >= 2"), default=None,
                     help="downscale frames while reading so the longer side is at most this many pixels")
     tr.add_argument("--start", type=_non_negative, default=0, help="videos: first frame to translate (default 0)")
     tr.add_argument("--max-frames", type=_positive, default=None,
                     help="videos: translate at most this many frames from --start (long or large videos)")
     tr.add_argument("--side-by-side", action="store_true", help="write input | output next to each other")
-    tr.add_argument("--intensity-window", default=None, help="volumes: window preset (ct-brain, mr, minmax)")
+    tr.add_argument("--intensity-window", default=None,
+                    help="volumes: window preset (ct-brain, ct-subdural, ct-soft-tissue, ct-bone, ct-lung, mr, minmax)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(run=translate_command)
 
@@ -489,7 +360,8 @@ def build_parser():
     ev.add_argument("--dataset", default=None,
                     help="vmnist, coloured-mnist, street (or table1/2/4); default: the preset recipe's data")
     ev.add_argument("--max-videos", type=_positive, default=None, help="score only the first N held-out videos")
-    ev.add_argument("--budget", default="quick", help="dataset size: quick or full")
+    ev.add_argument("--budget", default=None, choices=("smoke", "quick", "medium", "full"),
+                    help="size of the --dataset (default quick)")
     ev.add_argument("--out", default=None, help="write the metrics as JSON here")
     ev.set_defaults(run=evaluate_command)
 
@@ -500,6 +372,7 @@ def build_parser():
     rp.add_argument("--steps", type=_positive, default=None, help="override the budget's training steps")
     rp.add_argument("--runs-dir", default="runs/reproduce", help="checkpoints; rerun to resume")
     rp.add_argument("--out-dir", default="docs/results")
+    rp.add_argument("--overwrite", action="store_true", help="replace this table's reports already in --out-dir")
     rp.set_defaults(run=reproduce_command)
 
     ab = verbs.add_parser("ablate", help="train the 3D recipe with one change at a time; write the ablation table")
@@ -582,6 +455,8 @@ def build_parser():
     sp.add_argument("--presets", default=None, metavar="NAMES",
                     help="comma-separated preset names or folders (default: every preset whose weights are here); "
                          "a 3D preset brings its 2D baseline")
+    sp.add_argument("--overwrite", action="store_true",
+                    help="replace a Space folder this command wrote even if files were added to it since")
     sp.set_defaults(run=space_command)
 
     dm = verbs.add_parser("demo", help="start the Gradio demo on this machine")
@@ -600,6 +475,9 @@ def main(argv=None):
     from keras_v2v.data.errors import DataError
 
     try:
+        from keras_v2v.utils.limits import check_environment
+
+        check_environment()
         args.run(args)
     except (CommandError, DataError, ValueError, OSError, ImportError) as error:
         # Library messages (nibabel's, Gradio's) can span lines; the terminal gets one.
@@ -609,7 +487,3 @@ def main(argv=None):
         print("keras-v2v: interrupted (training resumes from its last checkpoint when rerun)", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
