@@ -283,6 +283,7 @@ def load_folder(directory, expected_sha256=None, discriminators=True, label=None
         refuse_special(os.path.join(directory, name), f"the preset's {name} as a regular file")
     verify_weights(directory, expected_sha256, label)
     check_config(directory, label)
+    spec = read_preset_spec(directory) or {}  # the lineage the loaded model carries
     weights = os.path.join(directory, WEIGHTS_FILE)
     try:
         # Keras only warns when parts of the weights file match nothing; a preset must match fully.
