@@ -26,10 +26,10 @@ def test_inflated_model_equals_the_2d_model_frame_by_frame(rng, upsampling):
     assert model_3d.domains == model.domains and model_3d.channels_b == 3
     for g2, g3, x in ((model.generator_a2b, model_3d.generator_a2b, video),):
         framewise = keras.ops.convert_to_numpy(g2(x.reshape((-1,) + x.shape[2:]))).reshape(x.shape[:-1] + (3,))
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(g3(x)), framewise, atol=2e-5)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(g3(x)), framewise, atol=1e-4)
     fake = rng.uniform(-1, 1, (1, 4, 16, 16, 3)).astype("float32")
     framewise = keras.ops.convert_to_numpy(model.discriminator_b(fake[0]))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model_3d.discriminator_b(fake))[0], framewise, atol=2e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model_3d.discriminator_b(fake))[0], framewise, atol=1e-4)
     # The body convolutions see three frames; the 2D weights sit in the middle tap.
     kernel = keras.ops.convert_to_numpy(model_3d.generator_a2b.get_layer("down0_conv").kernel)
     assert kernel.shape[0] == 3 and not kernel[0].any() and not kernel[2].any()
@@ -42,7 +42,7 @@ def test_mean_init_equals_the_2d_model_on_a_still_clip(rng):
     model_3d = v2v.inflate(model, clip_length=4, init="mean", discriminators=None)
     out = keras.ops.convert_to_numpy(model_3d.generator_a2b(still))
     expected = keras.ops.convert_to_numpy(model.generator_a2b(frame))
-    np.testing.assert_allclose(out, np.repeat(expected[:, None], 4, axis=1), atol=2e-5)
+    np.testing.assert_allclose(out, np.repeat(expected[:, None], 4, axis=1), atol=1e-4)
     assert model_3d.discriminators == []
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import keras_v2v as v2v
 from keras_v2v import data
-from keras_v2v.data.flow import flow_pairs, opencv, warp_frame
+from keras_v2v.utils.flow import flow_pairs, opencv, warp_frame
 from keras_v2v.evaluation import baselines, motion
 from keras_v2v.models import losses
 

@@ -20,7 +20,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_v2v.data.flow import flow_pairs
+from keras_v2v.utils.flow import flow_pairs
 from keras_v2v.data.sources import as_source
 from keras_v2v.data.resize import resize_frames
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_v2v.data.flow import opencv, dense_flow, grey_uint8, warp_frame, flow_pairs
+from keras_v2v.utils.flow import opencv, dense_flow, grey_uint8, warp_frame, flow_pairs
 from keras_v2v.evaluation.arrays import as_unit_float, reduce_values, video_batch
 
 def _pair_errors(output, flows, masks, warp):
