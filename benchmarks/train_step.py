@@ -68,9 +68,18 @@ def recipe_config(path):
     m, d = recipe.model, recipe.dataset
     size = d.get("size") or (d.get("height"), d.get("width"))
     channels = 1 if d["generator"] in ("volumetric_mnist", "head_phantoms") else 3
+    if m["init_from"]:
+        raise SystemExit(f"{path}: a model started from the preset {m['init_from']!r} (inflated kernels and "
+                         "per-frame norms) has no native PyTorch twin here; time it as `keras-v2v train` runs it "
+                         "with benchmarks/recipe_train.py")
     filters = m["filters"]
     if filters == "match-3d":
-        raise SystemExit(f"{path}: a 2D recipe with filters = \"match-3d\"; benchmark its 3D sibling")
+        from keras_v2v.training import pipeline
+
+        # The width the recipe resolves to (its generator's parameter count matched to the 3D one's).
+        model = pipeline.build_model(recipe, pipeline.load_data(recipe))
+        filters = model.generator_a2b.get_layer("stem_conv").filters
+        m = dict(m, discriminator_filters=filters)
     config = dict(rank=3 if recipe.is_3d else 2, batch=1 if recipe.is_3d else m["clip_length"],
                   size=size, channels=channels, filters=filters, blocks=m["num_blocks"],
                   disc_filters=m["discriminator_filters"], disc_layers=m["discriminator_layers"])

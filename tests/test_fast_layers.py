@@ -98,3 +98,17 @@ def test_generator_with_fast_layers_keeps_a_constant_clip_constant():
     frame = np.random.default_rng(4).uniform(-1, 1, size=(1, 1, 12, 12, 1)).astype("float32")
     out = ops.convert_to_numpy(generator(np.repeat(frame, 6, axis=1)))
     np.testing.assert_allclose(out, np.repeat(out[:, :1], 6, axis=1), atol=1e-6)
+
+
+def test_upsample_conv_in_a_model_with_an_unknown_batch():
+    """Traced with the batch unknown (how fit and the exporters build it), then run on two batch sizes."""
+    import keras
+
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((3, 4, 5, 2))
+    layer = UpsampleConv(3, (1, 2, 2))
+    model = keras.Model(inputs, layer(inputs))
+    for batch in (1, 3):
+        x = rng.normal(size=(batch, 3, 4, 5, 2)).astype("float32")
+        expected = _upsample_pad_conv(x, ops.convert_to_numpy(layer.kernel), ops.convert_to_numpy(layer.bias), (1, 2, 2))
+        np.testing.assert_allclose(ops.convert_to_numpy(model(x)), expected, atol=2e-5)
