@@ -127,6 +127,25 @@ def measure(args):
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "results": results}
 
 
+def table(paths):
+    """The markdown table of saved runs (JSON of this script, one backend or merged)."""
+    lines = ["| preset | clip (T x H x W x C) | backend | Keras frames/s (min-max) | first call | "
+             "native torch frames/s (min-max) | Keras / native | 2D siblings' frames/s | load 1 min |",
+             "|---|---|---|---:|---:|---:|---:|---|---|"]
+    for path in paths:
+        with open(path) as handle:
+            report = json.load(handle)
+        for run in report.get("runs", [report]):
+            for r in run["results"]:
+                k, n = r["keras"], r["native_torch"]
+                sib = ", ".join(f"{name.split('-2d-')[1]} {v['fps_median']:.0f}" for name, v in r["siblings"].items())
+                lines.append(f"| {r['preset']} | {'x'.join(map(str, r['shape']))} | {r['backend']} | "
+                             f"{k['fps_median']:.1f} ({k['fps_min']:.0f}-{k['fps_max']:.0f}) | {k['first_s']:.2f} s | "
+                             f"{n['fps_median']:.1f} ({n['fps_min']:.0f}-{n['fps_max']:.0f}) | {r['ratio']:.2f}x | "
+                             f"{sib or '-'} | {r['load_1min'][0]:.2f}-{r['load_1min'][1]:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=None, help="comma-separated 3D presets (default: every bundled one)")
@@ -139,7 +158,11 @@ def main(argv=None):
                         help="native pads every pass to --batch-size (as keras_v2v before i22; to time that version)")
     parser.add_argument("--backends", default=None, help="one process per Keras backend, rows merged")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--table", nargs="+", default=None, help="print the markdown table of saved JSON files")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return
     if args.backends:
         merged = {"runs": []}
         for backend in args.backends.split(","):
