@@ -123,7 +123,8 @@ def measure(args):
         import jax
         versions["jax"] = jax.__version__
     return {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "versions": versions,
-            "threads": args.threads, "batch_size": args.batch_size, "native_full_batches": args.full_batches, "repeats": args.repeats,
+            "threads": args.threads, "batch_size": args.batch_size, "native_full_batches": args.full_batches,
+            "repeats": args.repeats,
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "results": results}
 
 
