@@ -16,7 +16,8 @@ from keras_v2v.models.layers import PACKAGE
 from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
-from keras_v2v.models.trainers import BackendTrainer, compiled_forward, inference_mode
+from keras_v2v.models.trainers import BackendTrainer, inference_mode
+from keras_v2v.models.translate_forward import translation_forward
 
 METRIC_NAMES = (
     "g_loss",
@@ -421,10 +422,10 @@ class CycleGAN(BackendTrainer, keras.Model):
         )
 
     def _compiled_forward(self, direction):
-        """The generator's compiled inference call, made once per direction and kept."""
+        """The generator's compiled inference call (head folded on TensorFlow), made once per direction and kept."""
         cache = self.__dict__.setdefault("_forward_cache", {})
         if direction not in cache:
-            cache[direction] = compiled_forward(self.generator_a2b if direction == "a2b" else self.generator_b2a)
+            cache[direction] = translation_forward(self.generator_a2b if direction == "a2b" else self.generator_b2a)
         return cache[direction]
 
     # ---------------------------------------------------------------- config
