@@ -159,3 +159,77 @@ def test_torch_conv_falls_back_for_same_padding():
     k = np.ones((3, 3, 2, 1), "float32")
     np.testing.assert_allclose(ops.convert_to_numpy(torch_conv.conv(x, k, padding="same")),
                                ops.convert_to_numpy(ops.conv(x, k, padding="same")), atol=1e-5)
+
+
+def _objectives(model, a, b, stacked):
+    """Generator and discriminator totals, logs and gradients with independent calls stacked or not."""
+    import torch
+
+    type(model).stack_independent_calls = stacked
+    try:
+        g_total, g_logs, fake_a, fake_b = model.generator_objective(a, b)
+        g_grads = torch.autograd.grad(g_total, [v.value for v in model.generator_variables])
+        fake_a, fake_b = model.pooled_fakes(fake_a, fake_b)
+        d_total, d_logs = model.discriminator_objective(a, b, fake_a, fake_b)
+        d_grads = torch.autograd.grad(d_total, [v.value for v in model.discriminator_variables])
+    finally:
+        del type(model).stack_independent_calls
+    logs = {k: float(v.detach()) for k, v in {**g_logs, **d_logs}.items()}
+    return logs, [g.numpy() for g in g_grads + d_grads], (fake_a.detach().numpy(), fake_b.detach().numpy())
+
+
+@pytest.mark.parametrize("build", ["3d", "2d"])
+def test_stacked_calls_give_the_losses_and_gradients_of_separate_calls(build):
+    from helpers import tiny_2d, tiny_3d
+
+    from keras_v2v.models.trainers.torch import BackendTrainer
+
+    assert BackendTrainer.stack_independent_calls
+    keras.utils.set_random_seed(5)
+    model = tiny_3d(channels=2) if build == "3d" else tiny_2d(channels=2)
+    model.compile(lambda_temporal=0.1)
+    rng = np.random.default_rng(6)
+    shape = (2, 8, 16, 16, 2) if build == "3d" else (2, 16, 16, 2)
+    a, b = (ops.convert_to_tensor(rng.uniform(-1, 1, shape).astype("float32")) for _ in range(2))
+    calls = {}
+    for stacked in (True, False):
+        counted = {net.name: 0 for net in model.generators + model.discriminators}
+        originals = {}
+        for net in model.generators + model.discriminators:
+            originals[net.name] = net.call
+
+            def counting(*args, _name=net.name, _call=net.call, **kwargs):
+                counted[_name] += 1
+                return _call(*args, **kwargs)
+
+            net.call = counting
+        try:
+            calls[stacked] = (_objectives(model, a, b, stacked), dict(counted))
+        finally:
+            for net in model.generators + model.discriminators:
+                net.call = originals[net.name]
+    (logs, grads, fakes), count = calls[True]
+    (plain_logs, plain_grads, plain_fakes), plain_count = calls[False]
+    assert count == {"generator_a2b": 2, "generator_b2a": 2, "discriminator_a": 2, "discriminator_b": 2}, count
+    assert plain_count == {"generator_a2b": 3, "generator_b2a": 3, "discriminator_a": 3, "discriminator_b": 3}
+    assert logs.keys() == plain_logs.keys()
+    for key in logs:
+        np.testing.assert_allclose(logs[key], plain_logs[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    for got, want in zip(fakes + tuple(grads), plain_fakes + tuple(plain_grads)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+
+
+def test_no_stacking_across_batch_statistics_or_unequal_batches():
+    from helpers import tiny_3d
+
+    model = tiny_3d(channels=1, channels_b=2)
+    model.compile()
+    a, b = np.zeros((1, 8, 16, 16, 1), "float32"), np.zeros((1, 8, 16, 16, 2), "float32")
+    assert model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(a))
+    assert not model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(b))
+    bn = keras.layers.BatchNormalization()
+    model.discriminator_a._layers.append(bn)
+    try:
+        assert not model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(a))
+    finally:
+        model.discriminator_a._layers.remove(bn)

@@ -261,6 +261,32 @@ class CycleGAN(BackendTrainer, keras.Model):
         # 2D sequential batches hold consecutive frames along the batch axis.
         return 0 if self.rank == 2 else 1
 
+    def _stacks(self, *batches):
+        """Whether one network may take `batches` as one call (concatenated along the batch axis).
+
+        A backend trainer asks for it with `stack_independent_calls = True` (torch: a batch of
+        two is 1.5-1.9x faster per sample than two calls of one on CPU, where torch picks oneDNN
+        over its im2col path and GEMMs are wider). Every layer of these networks works per
+        sample, so each sample's output and gradient are those of its own call; a network
+        with batch normalization (the reference generator's option) keeps separate calls.
+        """
+        if not getattr(self, "stack_independent_calls", False):
+            return False
+        first = batches[0]
+        if any(tuple(x.shape) != tuple(first.shape) or x.dtype != first.dtype for x in batches):
+            return False
+        return not any(isinstance(layer, keras.layers.BatchNormalization)
+                       for net in self.generators + self.discriminators
+                       for layer in net._flatten_layers(include_self=False))
+
+    @staticmethod
+    def _call_stacked(network, batches, training):
+        """`network` on each of `batches` as one call; the outputs split back, in order."""
+        outputs = network(ops.concatenate(batches, axis=0), training=training)
+        sizes = [int(x.shape[0]) for x in batches]
+        starts = np.cumsum([0] + sizes)
+        return [outputs[start:start + size] for start, size in zip(starts, sizes)]
+
     def generator_objective(self, a, b, training=True, motion=None):
         """Generators' total loss, logs, and this step's fakes (fake_a, fake_b).
 
@@ -268,8 +294,14 @@ class CycleGAN(BackendTrainer, keras.Model):
         """
         cfg = self.loss_config
         gan = cfg["gan_loss"]
-        fake_b = self.generator_a2b(a, training=training)
-        fake_a = self.generator_b2a(b, training=training)
+        same_b = same_a = None
+        if cfg["lambda_identity"] and self._stacks(a, b):
+            # Translation and identity mapping of each generator in one call.
+            fake_b, same_b = self._call_stacked(self.generator_a2b, [a, b], training)
+            fake_a, same_a = self._call_stacked(self.generator_b2a, [b, a], training)
+        else:
+            fake_b = self.generator_a2b(a, training=training)
+            fake_a = self.generator_b2a(b, training=training)
         cycle = losses.l1_loss(self.generator_b2a(fake_b, training=training), a)
         cycle = cycle + losses.l1_loss(self.generator_a2b(fake_a, training=training), b)
         adv_a2b = losses.generator_adversarial_loss(self.discriminator_b(fake_b, training=training), gan)
@@ -277,8 +309,9 @@ class CycleGAN(BackendTrainer, keras.Model):
         zero = ops.zeros((), "float32")
         identity = temporal = warped = zero
         if cfg["lambda_identity"]:
-            identity = losses.l1_loss(self.generator_a2b(b, training=training), b)
-            identity = identity + losses.l1_loss(self.generator_b2a(a, training=training), a)
+            if same_b is None:
+                same_b, same_a = self.generator_a2b(b, training=training), self.generator_b2a(a, training=training)
+            identity = losses.l1_loss(same_b, b) + losses.l1_loss(same_a, a)
         if cfg["lambda_temporal"]:
             axis = self._temporal_axis()
             seq_a, seq_b = fake_a, fake_b
@@ -332,12 +365,14 @@ class CycleGAN(BackendTrainer, keras.Model):
 
     def discriminator_objective(self, a, b, fake_a, fake_b, training=True):
         gan = self.loss_config["gan_loss"]
-        d_a = losses.discriminator_loss(
-            self.discriminator_a(a, training=training), self.discriminator_a(fake_a, training=training), gan
-        )
-        d_b = losses.discriminator_loss(
-            self.discriminator_b(b, training=training), self.discriminator_b(fake_b, training=training), gan
-        )
+        outputs = []
+        for network, real, fake in ((self.discriminator_a, a, fake_a), (self.discriminator_b, b, fake_b)):
+            if self._stacks(real, fake):
+                outputs += self._call_stacked(network, [real, fake], training)
+            else:
+                outputs += [network(real, training=training), network(fake, training=training)]
+        d_a = losses.discriminator_loss(outputs[0], outputs[1], gan)
+        d_b = losses.discriminator_loss(outputs[2], outputs[3], gan)
         return d_a + d_b, {"d_loss": d_a + d_b, "d_a_loss": d_a, "d_b_loss": d_b}
 
     def evaluation_logs(self, a, b, motion=None):
