@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_v2v.models import inference, losses
 from keras_v2v.models.layers import PACKAGE
-from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.models.networks import call_stacked, patchgan_discriminator, resnet_generator, stackable
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
 from keras_v2v.models.trainers import BackendTrainer, compiled_forward, inference_mode
@@ -262,30 +262,13 @@ class CycleGAN(BackendTrainer, keras.Model):
         return 0 if self.rank == 2 else 1
 
     def _stacks(self, *batches):
-        """Whether one network may take `batches` as one call (concatenated along the batch axis).
+        """Whether one network may take `batches` in one call (see `networks.call_stacked`).
 
-        A backend trainer asks for it with `stack_independent_calls = True` (torch: a batch of
-        two is 1.5-1.9x faster per sample than two calls of one on CPU, where torch picks oneDNN
-        over its im2col path and GEMMs are wider). Every layer of these networks works per
-        sample, so each sample's output and gradient are those of its own call; a network
-        with batch normalization (the reference generator's option) keeps separate calls.
+        Asked for by a backend trainer (`stack_independent_calls = True`: torch).
         """
         if not getattr(self, "stack_independent_calls", False):
             return False
-        first = batches[0]
-        if any(tuple(x.shape) != tuple(first.shape) or x.dtype != first.dtype for x in batches):
-            return False
-        return not any(isinstance(layer, keras.layers.BatchNormalization)
-                       for net in self.generators + self.discriminators
-                       for layer in net._flatten_layers(include_self=False))
-
-    @staticmethod
-    def _call_stacked(network, batches, training):
-        """`network` on each of `batches` as one call; the outputs split back, in order."""
-        outputs = network(ops.concatenate(batches, axis=0), training=training)
-        sizes = [int(x.shape[0]) for x in batches]
-        starts = np.cumsum([0] + sizes)
-        return [outputs[start:start + size] for start, size in zip(starts, sizes)]
+        return stackable(self.generators + self.discriminators, batches)
 
     def generator_objective(self, a, b, training=True, motion=None):
         """Generators' total loss, logs, and this step's fakes (fake_a, fake_b).
@@ -297,8 +280,8 @@ class CycleGAN(BackendTrainer, keras.Model):
         same_b = same_a = None
         if cfg["lambda_identity"] and self._stacks(a, b):
             # Translation and identity mapping of each generator in one call.
-            fake_b, same_b = self._call_stacked(self.generator_a2b, [a, b], training)
-            fake_a, same_a = self._call_stacked(self.generator_b2a, [b, a], training)
+            fake_b, same_b = call_stacked(self.generator_a2b, [a, b], training)
+            fake_a, same_a = call_stacked(self.generator_b2a, [b, a], training)
         else:
             fake_b = self.generator_a2b(a, training=training)
             fake_a = self.generator_b2a(b, training=training)
@@ -368,7 +351,7 @@ class CycleGAN(BackendTrainer, keras.Model):
         outputs = []
         for network, real, fake in ((self.discriminator_a, a, fake_a), (self.discriminator_b, b, fake_b)):
             if self._stacks(real, fake):
-                outputs += self._call_stacked(network, [real, fake], training)
+                outputs += call_stacked(network, [real, fake], training)
             else:
                 outputs += [network(real, training=training), network(fake, training=training)]
         d_a = losses.discriminator_loss(outputs[0], outputs[1], gan)

@@ -3,16 +3,19 @@
 `keras.ops.conv` on the torch backend copies a channels-last input twice per
 call (``permute(...).contiguous()`` to channels-first, then
 ``contiguous(memory_format=channels_last)`` back to the layout it came in) and
-the kernel once, and autograd replays those copies backwards: 8-9% of the 3D
-CycleGAN train step on CPU. Here the input and kernel are only *viewed*
-channels-first (``movedim``/``permute``): torch's convolution takes strided
-tensors, runs oneDNN in the channels-last layout the view already has, and
-makes its own contiguous copy only where its im2col path needs one. The output
-is viewed back channels-last. Same maths as `keras.ops.conv`
-(`tests/test_torch_fast_path.py`).
+the kernel once: with the kernel copies of torch's im2col path, 9.5% of the 3D
+CycleGAN train step's op time on CPU (`benchmarks/results/torch_gap.md`). Here
+the input and kernel are only *viewed* channels-first (``movedim``/``permute``):
+torch's convolution takes strided tensors, runs oneDNN in the channels-last
+layout the view already has, and makes its own contiguous copy only where its
+im2col path needs one. The output is viewed back channels-last. Same maths as
+`keras.ops.conv` (`tests/test_torch_fast_path.py`).
 
-Only for the torch backend; `conv` falls back to `keras.ops.conv` for anything
-it does not cover ("same" padding, channels-first data).
+Not hooked into the conv dispatch: routed through it, the 3D train step got
+slower (0.97x native against 1.01x), because im2col convolutions then return
+channels-first tensors and the ops after them pay for the layout. Only for the
+torch backend; `conv` falls back to `keras.ops.conv` for anything it does not
+cover ("same" padding, channels-first data).
 """
 
 import torch.nn.functional as F
