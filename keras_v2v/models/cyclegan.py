@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_v2v.models import inference, losses
 from keras_v2v.models.layers import PACKAGE
-from keras_v2v.models.networks import patchgan_discriminator, resnet_generator
+from keras_v2v.models.networks import call_stacked, patchgan_discriminator, resnet_generator, stackable
 from keras_v2v.models.optimizers import PairedOptimizer
 from keras_v2v.models.pool import HistoryPool
 from keras_v2v.models.trainers import BackendTrainer, inference_mode
@@ -262,6 +262,15 @@ class CycleGAN(BackendTrainer, keras.Model):
         # 2D sequential batches hold consecutive frames along the batch axis.
         return 0 if self.rank == 2 else 1
 
+    def _stacks(self, *batches):
+        """Whether one network may take `batches` in one call (see `networks.call_stacked`).
+
+        Asked for by a backend trainer (`stack_independent_calls = True`: torch).
+        """
+        if not getattr(self, "stack_independent_calls", False):
+            return False
+        return stackable(self.generators + self.discriminators, batches)
+
     def generator_objective(self, a, b, training=True, motion=None):
         """Generators' total loss, logs, and this step's fakes (fake_a, fake_b).
 
@@ -269,8 +278,14 @@ class CycleGAN(BackendTrainer, keras.Model):
         """
         cfg = self.loss_config
         gan = cfg["gan_loss"]
-        fake_b = self.generator_a2b(a, training=training)
-        fake_a = self.generator_b2a(b, training=training)
+        same_b = same_a = None
+        if cfg["lambda_identity"] and self._stacks(a, b):
+            # Translation and identity mapping of each generator in one call.
+            fake_b, same_b = call_stacked(self.generator_a2b, [a, b], training)
+            fake_a, same_a = call_stacked(self.generator_b2a, [b, a], training)
+        else:
+            fake_b = self.generator_a2b(a, training=training)
+            fake_a = self.generator_b2a(b, training=training)
         cycle = losses.l1_loss(self.generator_b2a(fake_b, training=training), a)
         cycle = cycle + losses.l1_loss(self.generator_a2b(fake_a, training=training), b)
         adv_a2b = losses.generator_adversarial_loss(self.discriminator_b(fake_b, training=training), gan)
@@ -278,8 +293,9 @@ class CycleGAN(BackendTrainer, keras.Model):
         zero = ops.zeros((), "float32")
         identity = temporal = warped = zero
         if cfg["lambda_identity"]:
-            identity = losses.l1_loss(self.generator_a2b(b, training=training), b)
-            identity = identity + losses.l1_loss(self.generator_b2a(a, training=training), a)
+            if same_b is None:
+                same_b, same_a = self.generator_a2b(b, training=training), self.generator_b2a(a, training=training)
+            identity = losses.l1_loss(same_b, b) + losses.l1_loss(same_a, a)
         if cfg["lambda_temporal"]:
             axis = self._temporal_axis()
             seq_a, seq_b = fake_a, fake_b
@@ -333,12 +349,14 @@ class CycleGAN(BackendTrainer, keras.Model):
 
     def discriminator_objective(self, a, b, fake_a, fake_b, training=True):
         gan = self.loss_config["gan_loss"]
-        d_a = losses.discriminator_loss(
-            self.discriminator_a(a, training=training), self.discriminator_a(fake_a, training=training), gan
-        )
-        d_b = losses.discriminator_loss(
-            self.discriminator_b(b, training=training), self.discriminator_b(fake_b, training=training), gan
-        )
+        outputs = []
+        for network, real, fake in ((self.discriminator_a, a, fake_a), (self.discriminator_b, b, fake_b)):
+            if self._stacks(real, fake):
+                outputs += call_stacked(network, [real, fake], training)
+            else:
+                outputs += [network(real, training=training), network(fake, training=training)]
+        d_a = losses.discriminator_loss(outputs[0], outputs[1], gan)
+        d_b = losses.discriminator_loss(outputs[2], outputs[3], gan)
         return d_a + d_b, {"d_loss": d_a + d_b, "d_a_loss": d_a, "d_b_loss": d_b}
 
     def evaluation_logs(self, a, b, motion=None):

@@ -99,15 +99,20 @@ class InstanceNormalization(keras.layers.Layer):
         dtype = x.dtype
         x = ops.cast(x, "float32")
         axes = tuple(range(2 if self.per_frame and len(x.shape) == 5 else 1, len(x.shape) - 1))
+        gamma = None if self.gamma is None else ops.cast(self.gamma, "float32")
+        beta = None if self.beta is None else ops.cast(self.beta, "float32")
+        fused = backend_ops.instance_norm(x, gamma, beta, self.epsilon, axes)
+        if fused is not None:
+            return ops.cast(fused, dtype)
         mean, variance = ops.moments(x, axes=axes, keepdims=True)
         # Fused: scale and shift are per sample and channel, so the full-size
         # tensor sees one multiply and one add.
         scale = ops.rsqrt(variance + self.epsilon)
-        if self.gamma is not None:
-            scale = scale * ops.cast(self.gamma, "float32")
+        if gamma is not None:
+            scale = scale * gamma
         shift = -mean * scale
-        if self.beta is not None:
-            shift = shift + ops.cast(self.beta, "float32")
+        if beta is not None:
+            shift = shift + beta
         return ops.cast(x * scale + shift, dtype)
 
     def compute_output_shape(self, input_shape):

@@ -8,6 +8,8 @@ strided by 2 at each down/up-sampling step. The paper's text describes
 """
 
 import keras
+import numpy as np
+from keras import ops
 
 from keras_v2v.models.layers import (
     CropToReference,
@@ -184,3 +186,28 @@ def patchgan_discriminator(
     # Logits in float32 so the loss is not computed on rounded values.
     outputs = conv_layer(rank, 1, kernel, dtype="float32", name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def stackable(networks, batches):
+    """Whether `batches` may share one call of any of `networks` (`call_stacked`).
+
+    The batches must agree in shape and dtype, and no network may mix samples (batch
+    normalization, the reference generator's option): every other layer here works per
+    sample, so each sample's output and gradient are those of its own call.
+    """
+    first = batches[0]
+    if any(tuple(x.shape) != tuple(first.shape) or x.dtype != first.dtype for x in batches):
+        return False
+    return not any(isinstance(layer, keras.layers.BatchNormalization)
+                   for net in networks for layer in net._flatten_layers(include_self=False))
+
+
+def call_stacked(network, batches, training):
+    """`network` on each of `batches` as one call (concatenated along the batch axis), split back in order.
+
+    On torch/CPU one call of batch 2 costs 1.3-1.9x less per sample than two calls of
+    batch 1: torch picks oneDNN over its im2col path and the GEMMs are wider.
+    """
+    outputs = network(ops.concatenate(batches, axis=0), training=training)
+    starts = np.cumsum([0] + [int(x.shape[0]) for x in batches])
+    return [outputs[start:stop] for start, stop in zip(starts[:-1], starts[1:])]

@@ -7,9 +7,63 @@ hyper-parameters and slots, and routes every gradient to the optimizer of
 the network its variable belongs to. Both step once per train_step.
 """
 
+import math
+
 import keras
 
 from keras_v2v.models.layers import PACKAGE
+
+
+def _fused_torch_adam_step(optimizer, grads, variables, learning_rate):
+    """Keras Adam's update step as one `torch._fused_adam_` call (torch backend, no amsgrad).
+
+    Keras' own torch Adam runs ten `torch._foreach_*` passes over the
+    variables (loops of single-tensor kernels on CPU); the fused kernel reads
+    and writes each variable, gradient and slot once. Keras puts epsilon
+    outside the bias correction of the second moment (`alpha * m / (sqrt(v) +
+    eps)` with `alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`), torch
+    inside it, so torch gets `eps / sqrt(1 - beta_2^t)`: the same update.
+    Everything around the update (gradient filtering, clipping, weight decay,
+    accumulation, EMA, the iteration count) stays Keras'.
+    """
+    import torch
+
+    with torch.no_grad():
+        step = float(optimizer.iterations.value) + 1.0
+        beta_1, beta_2 = float(optimizer.beta_1), float(optimizer.beta_2)
+        params = [v.value for v in variables]
+        indices = [optimizer._get_variable_index(v) for v in variables]
+        momentums = [optimizer._momentums[i].value for i in indices]
+        velocities = [optimizer._velocities[i].value for i in indices]
+        # The fused kernel walks raw memory: every tensor must be contiguous (a gradient
+        # taken through a permuted view is not).
+        grads = [g.to(p.dtype).contiguous() for g, p in zip(grads, params)]
+        if not all(t.is_contiguous() for t in params + momentums + velocities):
+            return type(optimizer)._parallel_update_step(optimizer, grads, variables, learning_rate)
+        steps = [torch.tensor(step, dtype=torch.float32, device=params[0].device)] * len(params)
+        torch._fused_adam_(params, grads, momentums, velocities, [], steps, lr=float(learning_rate),
+                           beta1=beta_1, beta2=beta_2, weight_decay=0.0,
+                           eps=float(optimizer.epsilon) / math.sqrt(1.0 - beta_2**step),
+                           amsgrad=False, maximize=False)
+
+
+def _fuse_torch_adam(optimizer):
+    """Steps a plain Keras Adam with `_fused_torch_adam_step` on the torch backend; others unchanged."""
+    if keras.backend.backend() != "torch" or type(optimizer).__name__ != "Adam":
+        return optimizer
+    if not isinstance(optimizer, keras.optimizers.Adam) or optimizer.amsgrad:
+        return optimizer
+    import torch
+
+    if not hasattr(torch, "_fused_adam_"):
+        return optimizer
+
+    def update(grads, variables, learning_rate):
+        _fused_torch_adam_step(optimizer, grads, variables, learning_rate)
+
+    # An instance attribute: saving, get_config and every other method stay Keras' Adam's.
+    object.__setattr__(optimizer, "_parallel_update_step", update)
+    return optimizer
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -23,8 +77,8 @@ class PairedOptimizer(keras.optimizers.Optimizer):
     def __init__(self, generator_optimizer, discriminator_optimizer, name="paired_optimizer", **kwargs):
         kwargs.pop("learning_rate", None)
         super().__init__(learning_rate=0.0, name=name, **kwargs)
-        self.generator_optimizer = keras.optimizers.get(generator_optimizer)
-        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
+        self.generator_optimizer = _fuse_torch_adam(keras.optimizers.get(generator_optimizer))
+        self.discriminator_optimizer = _fuse_torch_adam(keras.optimizers.get(discriminator_optimizer))
         self._generator_ids = None
 
     def set_generator_variables(self, variables):

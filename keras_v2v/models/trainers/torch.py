@@ -10,6 +10,10 @@ def _grads(loss, variables):
 
 
 class BackendTrainer:
+    # Independent calls of one network (translation and identity mapping, a discriminator on
+    # real and fake) share one call: see CycleGAN._stacks.
+    stack_independent_calls = True
+
     # Keras' torch backend trains on one device: nothing to gather.
     def gather_replicas(self, x):
         return x

@@ -1,0 +1,235 @@
+"""The torch backend's fast paths compute what the keras.ops forms compute.
+
+The fused instance norm (`backend_ops.instance_norm`, a torch autograd
+Function), the fused Adam step of `PairedOptimizer`'s optimizers and the
+copy-free channels-last convolution (`models.torch_conv`), each against the
+plain form on small tensors: outputs and gradients. Runs under
+KERAS_BACKEND=torch (tests/test_backends.py reruns `multibackend` tests there);
+skipped on the other backends, where these paths are not taken.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+pytestmark = [
+    pytest.mark.multibackend,
+    pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch backend fast paths"),
+]
+
+
+def _instance_norm_both_ways(monkeypatch, layer, x, weights):
+    """(output, dx, dgamma, dbeta) with the fused path and with keras.ops."""
+    import torch
+
+    from keras_v2v.models import backend_ops
+
+    results = []
+    for fused in (True, False):
+        with monkeypatch.context() as patch:
+            if not fused:
+                patch.setattr(backend_ops, "instance_norm", lambda *args: None)
+            xt = torch.tensor(x, requires_grad=True)
+            y = layer(xt)
+            params = [v.value for v in (layer.gamma, layer.beta) if v is not None]
+            grads = torch.autograd.grad((y * torch.tensor(weights)).sum(), [xt] + params)
+            results.append([t.detach().numpy() for t in (y,) + tuple(grads)])
+    return results
+
+
+@pytest.mark.parametrize("shape, per_frame, affine", [((2, 4, 5, 6, 3), False, True), ((2, 4, 5, 6, 3), True, True),
+                                                      ((3, 7, 5, 4), False, True), ((2, 3, 4, 5, 2), False, False)])
+def test_fused_instance_norm_equals_keras_ops(monkeypatch, shape, per_frame, affine):
+    from keras_v2v.models.layers import InstanceNormalization
+
+    rng = np.random.default_rng(0)
+    layer = InstanceNormalization(per_frame=per_frame, center=affine, scale=affine)
+    layer.build(shape)
+    if affine:
+        layer.gamma.assign(rng.normal(size=shape[-1]).astype("float32"))
+        layer.beta.assign(rng.normal(size=shape[-1]).astype("float32"))
+    x = rng.normal(2.0, 3.0, size=shape).astype("float32")
+    weights = rng.normal(size=shape).astype("float32")
+    fused, plain = _instance_norm_both_ways(monkeypatch, layer, x, weights)
+    assert len(fused) == len(plain) == (4 if affine else 2)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(b).max())))
+
+
+def test_fused_instance_norm_keeps_the_input_dtype_under_mixed_precision():
+    from keras_v2v.models.layers import InstanceNormalization
+
+    layer = InstanceNormalization(dtype="mixed_float16")
+    x = ops.cast(np.random.default_rng(1).normal(size=(1, 4, 6, 6, 2)).astype("float32"), "float16")
+    out = layer(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    assert np.isfinite(ops.convert_to_numpy(ops.cast(out, "float32"))).all()
+
+
+def _paired_models(fused):
+    """Two tiny CycleGANs compiled alike; `fused=False` keeps Keras' own Adam update."""
+    from keras_v2v.models import optimizers
+
+    original = optimizers._fuse_torch_adam
+    if not fused:
+        optimizers._fuse_torch_adam = lambda optimizer: optimizer
+    try:
+        from helpers import tiny_3d
+
+        keras.utils.set_random_seed(7)
+        model = tiny_3d()
+        model.compile(generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      discriminator_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, epsilon=1e-3))
+    finally:
+        optimizers._fuse_torch_adam = original
+    return model
+
+
+def test_fused_adam_steps_like_keras_adam():
+    import torch
+
+    models = [_paired_models(fused=True), _paired_models(fused=False)]
+    assert "_parallel_update_step" in vars(models[0].optimizer.generator_optimizer)
+    assert "_parallel_update_step" not in vars(models[1].optimizer.generator_optimizer)
+    variables = [m.generator_variables + m.discriminator_variables for m in models]
+    for a, b in zip(*variables):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a), ops.convert_to_numpy(b))
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        grads = [rng.normal(size=v.shape).astype("float32") * 1e-2 for v in variables[0]]
+        for model, vs in zip(models, variables):
+            g = [torch.tensor(x) for x in grads]
+            # A gradient through a permuted view is not contiguous (the fused kernel needs it to be).
+            g[0] = g[0].permute(*reversed(range(g[0].ndim))).contiguous().permute(*reversed(range(g[0].ndim)))
+            with torch.no_grad():
+                model.optimizer.apply(g, vs)
+    for a, b in zip(*variables):
+        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6)
+    for a, b in zip(models[0].optimizer.variables, models[1].optimizer.variables):
+        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-5, atol=1e-7)
+    assert int(models[0].optimizer.iterations.value) == 4
+
+
+def test_fused_adam_leaves_other_optimizers_alone():
+    from keras_v2v.models.optimizers import _fuse_torch_adam
+
+    for optimizer in (keras.optimizers.Adam(amsgrad=True), keras.optimizers.AdamW(), keras.optimizers.SGD()):
+        assert "_parallel_update_step" not in vars(_fuse_torch_adam(optimizer))
+
+
+def test_fused_adam_model_saves_and_reloads(tmp_path):
+    model = _paired_models(fused=True)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert "_parallel_update_step" in vars(loaded.optimizer.generator_optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+
+
+@pytest.mark.parametrize("shape, kernel, strides, groups", [
+    ((2, 6, 7, 3), (3, 3), 1, 1), ((1, 5, 9, 8, 4), (3, 4, 4), (1, 2, 2), 1), ((1, 4, 6, 6, 4), (2, 2, 2), 1, 2),
+    ((2, 9, 3), (3,), 2, 1)])
+def test_torch_conv_equals_keras_conv(shape, kernel, strides, groups):
+    import torch
+
+    from keras_v2v.models import torch_conv
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape).astype("float32")
+    k = rng.normal(size=kernel + (shape[-1] // groups, 6)).astype("float32")
+    w = None
+    outputs = []
+    for conv in (torch_conv.conv, ops.conv):
+        xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(k, requires_grad=True)
+        y = conv(xt, kt, strides=strides, padding="valid")
+        if w is None:
+            w = torch.tensor(rng.normal(size=tuple(y.shape)).astype("float32"))
+        grads = torch.autograd.grad((y * w).sum(), [xt, kt])
+        outputs.append([t.detach().numpy() for t in (y,) + grads])
+    for a, b in zip(*outputs):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_conv_falls_back_for_same_padding():
+    from keras_v2v.models import torch_conv
+
+    x = np.random.default_rng(4).normal(size=(1, 5, 5, 2)).astype("float32")
+    k = np.ones((3, 3, 2, 1), "float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(torch_conv.conv(x, k, padding="same")),
+                               ops.convert_to_numpy(ops.conv(x, k, padding="same")), atol=1e-5)
+
+
+def _objectives(model, a, b, stacked):
+    """Generator and discriminator totals, logs and gradients with independent calls stacked or not."""
+    import torch
+
+    type(model).stack_independent_calls = stacked
+    try:
+        g_total, g_logs, fake_a, fake_b = model.generator_objective(a, b)
+        g_grads = torch.autograd.grad(g_total, [v.value for v in model.generator_variables])
+        fake_a, fake_b = model.pooled_fakes(fake_a, fake_b)
+        d_total, d_logs = model.discriminator_objective(a, b, fake_a, fake_b)
+        d_grads = torch.autograd.grad(d_total, [v.value for v in model.discriminator_variables])
+    finally:
+        del type(model).stack_independent_calls
+    logs = {k: float(v.detach()) for k, v in {**g_logs, **d_logs}.items()}
+    return logs, [g.numpy() for g in g_grads + d_grads], (fake_a.detach().numpy(), fake_b.detach().numpy())
+
+
+@pytest.mark.parametrize("build", ["3d", "2d"])
+def test_stacked_calls_give_the_losses_and_gradients_of_separate_calls(build):
+    from helpers import tiny_2d, tiny_3d
+
+    from keras_v2v.models.trainers.torch import BackendTrainer
+
+    assert BackendTrainer.stack_independent_calls
+    keras.utils.set_random_seed(5)
+    model = tiny_3d(channels=2) if build == "3d" else tiny_2d(channels=2)
+    model.compile(lambda_temporal=0.1)
+    rng = np.random.default_rng(6)
+    shape = (2, 8, 16, 16, 2) if build == "3d" else (2, 16, 16, 2)
+    a, b = (ops.convert_to_tensor(rng.uniform(-1, 1, shape).astype("float32")) for _ in range(2))
+    calls = {}
+    for stacked in (True, False):
+        counted = {net.name: 0 for net in model.generators + model.discriminators}
+        originals = {}
+        for net in model.generators + model.discriminators:
+            originals[net.name] = net.call
+
+            def counting(*args, _name=net.name, _call=net.call, **kwargs):
+                counted[_name] += 1
+                return _call(*args, **kwargs)
+
+            net.call = counting
+        try:
+            calls[stacked] = (_objectives(model, a, b, stacked), dict(counted))
+        finally:
+            for net in model.generators + model.discriminators:
+                net.call = originals[net.name]
+    (logs, grads, fakes), count = calls[True]
+    (plain_logs, plain_grads, plain_fakes), plain_count = calls[False]
+    assert count == {"generator_a2b": 2, "generator_b2a": 2, "discriminator_a": 2, "discriminator_b": 2}, count
+    assert plain_count == {"generator_a2b": 3, "generator_b2a": 3, "discriminator_a": 3, "discriminator_b": 3}
+    assert logs.keys() == plain_logs.keys()
+    for key in logs:
+        np.testing.assert_allclose(logs[key], plain_logs[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    for got, want in zip(fakes + tuple(grads), plain_fakes + tuple(plain_grads)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * max(1.0, float(np.abs(want).max())))
+
+
+def test_no_stacking_across_batch_statistics_or_unequal_batches():
+    from helpers import tiny_3d
+
+    model = tiny_3d(channels=1, channels_b=2)
+    model.compile()
+    a, b = np.zeros((1, 8, 16, 16, 1), "float32"), np.zeros((1, 8, 16, 16, 2), "float32")
+    assert model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(a))
+    assert not model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(b))
+    bn = keras.layers.BatchNormalization()
+    model.discriminator_a._layers.append(bn)
+    try:
+        assert not model._stacks(ops.convert_to_tensor(a), ops.convert_to_tensor(a))
+    finally:
+        model.discriminator_a._layers.remove(bn)
