@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_v2v.models import backend_ops
+from keras_v2v.models import backend_ops, conv_ops
 
 PACKAGE = "keras_v2v"
 
@@ -125,9 +125,9 @@ class InstanceNormalization(keras.layers.Layer):
 
 
 def conv_layer(rank, filters, kernel_size, strides=1, **kwargs):
-    """A Conv2D or Conv3D with 'valid' padding (padding is explicit here)."""
+    """A Conv2D or Conv3D with 'valid' padding (padding is explicit here); Conv3D as 2D convolutions on JAX."""
     cls = keras.layers.Conv2D if rank == 2 else keras.layers.Conv3D
-    return cls(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+    return conv_ops.accelerate(cls(filters, kernel_size, strides=strides, padding="valid", **kwargs))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -379,7 +379,7 @@ class UpsampleConv(keras.layers.Layer):
         rank = len(self.factors)
         x = backend_ops.edge_pad(x, [1 if f == 2 else 0 for f in self.factors])
         x = backend_ops.reflect_pad(x, [1 if f == 1 else 0 for f in self.factors])
-        y = ops.conv(x, self._phase_kernel(), padding="valid")
+        y = conv_ops.conv(x, self._phase_kernel())
         groups = {}
         for k, phase in enumerate(itertools.product(*[range(f) for f in self.factors])):
             index = [slice(None)]
