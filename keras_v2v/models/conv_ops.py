@@ -22,6 +22,8 @@ Models pick this up through `accelerate`, which points a `keras.layers.Conv3D`'s
 so saved models and presets read and write exactly as before.
 """
 
+import functools
+import itertools
 import types
 
 import keras
@@ -29,6 +31,8 @@ from keras import ops
 
 # Output-side folding pays off for heads and logits (1-4 channels); wider layers fold inputs.
 _OUTPUT_FOLD_MAX_FILTERS = 4
+# Few input channels (the stem) stack (kt, kw) taps: 7*7*3 = 147 channels.
+_INPUT_FOLD_MAX_CHANNELS = 256
 
 
 def folds_on_this_backend():
@@ -70,7 +74,9 @@ def _jax_conv3d(x, kernel, strides):
     st = strides[0]
     frames = (depth - kt) // st + 1
     if kt > 1 and strides == (1, 1, 1) and filters <= _OUTPUT_FOLD_MAX_FILTERS:
-        return _output_folded(x, kernel)
+        return _gemm_conv(x, kernel, (2,))  # head, logits: (kt, kh) taps on the outputs
+    if kt > 1 and strides == (1, 1, 1) and kt * kw * channels <= _INPUT_FOLD_MAX_CHANNELS:
+        return _gemm_conv(x, kernel, (0, 2))  # stem: (kt, kw) taps on the inputs, kh on the outputs
     # Frame t*st + i for tap i, stacked along channels tap-major, as the reshaped kernel reads them.
     taps = [lax.slice_in_dim(x, i, i + st * (frames - 1) + 1, st, axis=1) for i in range(kt)]
     stacked = taps[0] if kt == 1 else jnp.concatenate(taps, axis=-1)
@@ -79,68 +85,87 @@ def _jax_conv3d(x, kernel, strides):
     return y.reshape((-1, frames) + y.shape[1:])
 
 
-def _output_fold_parts(x, kernel):
-    """Width taps stacked along channels, (kt, kh) taps along outputs: the forward's two operands."""
+def _taps(kernel, axes):
+    return list(itertools.product(*[range(kernel.shape[a]) for a in axes]))
+
+
+def _shifted(x, axes, offsets, sizes):
+    """x cropped to `sizes` along spatial `axes` (0-2) from `offsets`."""
+    index = [slice(None)] * 5
+    for axis, offset, size in zip(axes, offsets, sizes):
+        index[axis + 1] = slice(offset, offset + size)
+    return x[tuple(index)]
+
+
+def _gemm_parts(x, kernel, inputs):
+    """The taps along spatial axes `inputs` stacked along channels, the kernel as (their taps * C, other taps * F)."""
     import jax.numpy as jnp
 
-    kt, kh, kw, channels, filters = kernel.shape
-    out_w = x.shape[3] - kw + 1
-    stacked = jnp.concatenate([x[:, :, :, j:j + out_w] for j in range(kw)], axis=-1) if kw > 1 else x
-    matrix = jnp.transpose(kernel, (2, 3, 0, 1, 4)).reshape(kw * channels, kt * kh * filters)
-    return stacked, matrix
+    outputs = tuple(a for a in range(3) if a not in inputs)
+    sizes = [x.shape[a + 1] - kernel.shape[a] + 1 for a in inputs]
+    parts = [_shifted(x, inputs, tap, sizes) for tap in _taps(kernel, inputs)]
+    stacked = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+    matrix = jnp.transpose(kernel, inputs + (3,) + outputs + (4,))
+    return stacked, matrix.reshape(len(parts) * kernel.shape[3], -1), outputs
 
 
-def _output_folded_fwd(x, kernel):
-    kt, kh, _, _, filters = kernel.shape
-    stacked, matrix = _output_fold_parts(x, kernel)
-    z = (stacked @ matrix).reshape(stacked.shape[:4] + (kt, kh, filters))
-    frames, rows = x.shape[1] - kt + 1, x.shape[2] - kh + 1
+def _gemm_fwd(x, kernel, inputs):
+    stacked, matrix, outputs = _gemm_parts(x, kernel, inputs)
+    z = (stacked @ matrix).reshape(stacked.shape[:4] + tuple(kernel.shape[a] for a in outputs) + (kernel.shape[4],))
+    sizes = [x.shape[a + 1] - kernel.shape[a] + 1 for a in outputs]
     y = None
-    for t in range(kt):
-        for h in range(kh):
-            part = z[:, t:t + frames, h:h + rows, :, t, h]
-            y = part if y is None else y + part
+    for k, tap in enumerate(_taps(kernel, outputs)):
+        part = _shifted(z, outputs, tap, sizes)[(Ellipsis,) + tap + (slice(None),)]
+        y = part if y is None else y + part
     return y, (x, kernel)
 
 
-def _output_folded_bwd(residuals, grad):
+def _gemm_bwd(inputs, residuals, grad):
     import jax.numpy as jnp
 
     x, kernel = residuals
-    kt, kh, kw, channels, filters = kernel.shape
-    stacked, matrix = _output_fold_parts(x, kernel)
-    # Tap (t, h)'s outputs fed output frame i, row r from z's frame i + t, row r + h.
-    padded = [jnp.pad(grad, [(0, 0), (t, kt - 1 - t), (h, kh - 1 - h), (0, 0), (0, 0)])
-              for t in range(kt) for h in range(kh)]
-    dz = jnp.stack(padded, axis=-2).reshape(stacked.shape[:4] + (kt * kh * filters,))
-    d_matrix = jnp.tensordot(stacked, dz, axes=[[0, 1, 2, 3], [0, 1, 2, 3]])
+    stacked, matrix, outputs = _gemm_parts(x, kernel, inputs)
+    # Output tap o fed output position p from z at p + o: pad back, stack taps as the matrix orders them.
+    padded = []
+    for tap in _taps(kernel, outputs):
+        width = [(0, 0)] * 5
+        for axis, offset in zip(outputs, tap):
+            width[axis + 1] = (offset, kernel.shape[axis] - 1 - offset)
+        padded.append(jnp.pad(grad, width))
+    dz = padded[0] if len(padded) == 1 else jnp.stack(padded, axis=-2)
+    dz = dz.reshape(stacked.shape[:4] + (-1,))
+    d_matrix = stacked.reshape(-1, stacked.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
     d_stacked = dz @ matrix.T
-    width = x.shape[3]
+    channels = kernel.shape[3]
     dx = None
-    for j in range(kw):
-        part = jnp.pad(d_stacked[..., j * channels:(j + 1) * channels],
-                       [(0, 0)] * 3 + [(j, width - d_stacked.shape[3] - j), (0, 0)])
+    for k, tap in enumerate(_taps(kernel, inputs)):
+        width = [(0, 0)] * 5
+        for axis, offset in zip(inputs, tap):
+            width[axis + 1] = (offset, kernel.shape[axis] - 1 - offset)
+        part = jnp.pad(d_stacked[..., k * channels:(k + 1) * channels], width)
         dx = part if dx is None else dx + part
-    d_kernel = jnp.transpose(d_matrix.reshape(kw, channels, kt, kh, filters), (2, 3, 0, 1, 4))
-    return dx, d_kernel
+    order = inputs + (3,) + outputs + (4,)
+    d_kernel = d_matrix.reshape(tuple(kernel.shape[a] for a in order))
+    return dx, jnp.transpose(d_kernel, [order.index(a) for a in range(5)])
 
 
-def _output_folded(x, kernel):
-    """Stride-1 convolution for few filters: one matrix product with (kt, kh, F) outputs, summed shifted.
+def _gemm_conv(x, kernel, inputs):
+    """Stride-1 convolution as one matrix product: taps along spatial axes `inputs` stacked on the
+    input channels, the others' taps on the outputs (computed everywhere, then summed shifted).
 
-    Its gradients are matrix products too (a custom VJP): XLA's own weight
-    gradient of a 2D convolution with 21 outputs took 0.4-0.9 s at the head's size.
+    Its gradients are matrix products too (a custom VJP): XLA's own weight gradient of the 2D
+    convolution with 21 outputs that the head otherwise becomes took 0.4-0.9 s.
     """
     import jax
 
-    global _output_folded_vjp
-    if _output_folded_vjp is None:
-        _output_folded_vjp = jax.custom_vjp(lambda x, kernel: _output_folded_fwd(x, kernel)[0])
-        _output_folded_vjp.defvjp(_output_folded_fwd, _output_folded_bwd)
-    return _output_folded_vjp(x, kernel)
+    if inputs not in _gemm_vjp:
+        conv = jax.custom_vjp(lambda x, kernel: _gemm_fwd(x, kernel, inputs)[0])
+        conv.defvjp(lambda x, kernel: _gemm_fwd(x, kernel, inputs), functools.partial(_gemm_bwd, inputs))
+        _gemm_vjp[inputs] = conv
+    return _gemm_vjp[inputs](x, kernel)
 
 
-_output_folded_vjp = None
+_gemm_vjp = {}
 
 
 def _convolution_op(self, inputs, kernel):
