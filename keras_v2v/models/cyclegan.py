@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_v2v.models import inference, losses
+from keras_v2v.models import conv_ops, inference, losses
 from keras_v2v.models.layers import PACKAGE
 from keras_v2v.models.networks import call_stacked, patchgan_discriminator, resnet_generator, stackable
 from keras_v2v.models.optimizers import PairedOptimizer
@@ -69,6 +69,8 @@ class CycleGAN(BackendTrainer, keras.Model):
         self.generator_b2a = generator_b2a
         self.discriminator_a = discriminator_a
         self.discriminator_b = discriminator_b
+        for network in (generator_a2b, generator_b2a, discriminator_a, discriminator_b):
+            conv_ops.accelerate(network)  # loaded networks hold plain Conv3D layers
         self.sample_shape = tuple(int(s) for s in input_shape)
         if len(self.sample_shape) not in (3, 4):
             raise ValueError(

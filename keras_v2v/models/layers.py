@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_v2v.models import backend_ops
+from keras_v2v.models import backend_ops, conv_ops
 
 PACKAGE = "keras_v2v"
 
@@ -129,9 +129,9 @@ class InstanceNormalization(keras.layers.Layer):
 
 
 def conv_layer(rank, filters, kernel_size, strides=1, **kwargs):
-    """A Conv2D or Conv3D with 'valid' padding (padding is explicit here)."""
+    """A Conv2D or Conv3D with 'valid' padding (padding is explicit here); Conv3D as 2D convolutions on JAX."""
     cls = keras.layers.Conv2D if rank == 2 else keras.layers.Conv3D
-    return cls(filters, kernel_size, strides=strides, padding="valid", **kwargs)
+    return conv_ops.accelerate(cls(filters, kernel_size, strides=strides, padding="valid", **kwargs))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -383,7 +383,7 @@ class UpsampleConv(keras.layers.Layer):
             return self._plain(x) + bias
         x = backend_ops.edge_pad(x, [1 if f == 2 else 0 for f in self.factors])
         x = backend_ops.reflect_pad(x, [1 if f == 1 else 0 for f in self.factors])
-        y = ops.conv(x, self._phase_kernel(), padding="valid")
+        y = conv_ops.conv(x, self._phase_kernel())
         # Each upsampled axis has n + 1 outputs per phase. With the phases in the order
         # (odd, even) (see `_phase_kernel`), interleaving them gives 2n + 2 entries whose
         # middle 2n are the output: reshapes, a transpose and one crop. Slicing out each

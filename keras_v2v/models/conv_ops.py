@@ -1,0 +1,192 @@
+"""3D convolutions computed as 2D ones where the backend's own Conv3D is slow (JAX on CPU).
+
+XLA's CPU Conv3D is a generic loop: at the `3d-default` sizes a 7x7x7 stem
+took 0.5 s forward and 3.5 s with its gradients, against 0.1 s and 0.25 s as
+one 2D convolution. So on JAX a 'valid' kt x kh x kw convolution folds time
+into the batch axis and becomes one 2D convolution over kh x kw:
+
+* taps on the input side (the default): the kt time-shifted frames are
+  stacked along channels, and the kernel reshaped to (kh, kw, kt*Cin, Cout);
+* taps on the output side (few output channels, time stride 1: the head and
+  the PatchGAN's logits): one 2D convolution with kt*Cout outputs over every
+  frame, then tap t's outputs are summed shifted by t frames. Eigen's 2D
+  convolution is slow with 3 output channels (1 s for the 7x7x7 head, 0.27 s
+  this way).
+
+Both give `keras.ops.conv`'s outputs to float32 rounding (tests/test_conv_ops.py)
+and JAX differentiates them (slices, concatenation, reshapes, 2D convolutions).
+TensorFlow and torch keep `keras.ops.conv`: their Conv3D kernels are fast.
+
+Models pick this up through `accelerate`, which points a `keras.layers.Conv3D`'s
+`convolution_op` here; the layer's class, config and weights are unchanged,
+so saved models and presets read and write exactly as before.
+"""
+
+import functools
+import itertools
+import types
+
+import keras
+from keras import ops
+
+# Output-side folding pays off for heads and logits (1-4 channels); wider layers fold inputs.
+_OUTPUT_FOLD_MAX_FILTERS = 4
+# Up to this many stacked (kt, kw) taps * channels (stems: 7*7*3; 3x3x3 blocks up to 170 channels)
+# a matrix product beats XLA's 2D convolution (56-channel blocks: 2.2x with gradients, 128: equal).
+_INPUT_FOLD_MAX_CHANNELS = 1536
+
+
+def folds_on_this_backend():
+    """Whether `conv3d` computes with folded 2D convolutions here (JAX) rather than `keras.ops.conv`."""
+    return keras.backend.backend() == "jax"
+
+
+def conv3d(x, kernel, strides=1):
+    """'valid' convolution of channels-last clips `x` (N, D, H, W, C) with `kernel` (kt, kh, kw, C, F).
+
+    The same as `keras.ops.conv(x, kernel, strides, padding="valid")`, faster on JAX.
+    """
+    strides = (int(strides),) * 3 if isinstance(strides, int) else tuple(int(s) for s in strides)
+    if not folds_on_this_backend() or len(x.shape) != 5 or x.shape[-1] != kernel.shape[-2]:
+        return ops.conv(x, kernel, strides, padding="valid")
+    # Variables become arrays here (jax.custom_vjp takes arrays only).
+    return _jax_conv3d(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel), strides)
+
+
+def conv(x, kernel, strides=1):
+    """`keras.ops.conv(x, kernel, strides, padding="valid")`, through `conv3d` for clips."""
+    if len(x.shape) == 5:
+        return conv3d(x, kernel, strides)
+    return ops.conv(x, kernel, strides, padding="valid")
+
+
+def _conv2d(x, kernel, strides):
+    from jax import lax
+
+    return lax.conv_general_dilated(x, kernel, strides, "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _jax_conv3d(x, kernel, strides):
+    import jax.numpy as jnp
+    from jax import lax
+
+    _, depth, height, width, channels = x.shape
+    kt, kh, kw, _, filters = kernel.shape
+    st = strides[0]
+    frames = (depth - kt) // st + 1
+    if strides == (1, 1, 1) and filters <= _OUTPUT_FOLD_MAX_FILTERS:
+        return _gemm_conv(x, kernel, (2,))  # head, logits: (kt, kh) taps on the outputs
+    if strides == (1, 1, 1) and kt * kw * channels <= _INPUT_FOLD_MAX_CHANNELS:
+        return _gemm_conv(x, kernel, (0, 2))  # (kt, kw) taps on the inputs, kh on the outputs
+    # Frame t*st + i for tap i, stacked along channels tap-major, as the reshaped kernel reads them.
+    taps = [lax.slice_in_dim(x, i, i + st * (frames - 1) + 1, st, axis=1) for i in range(kt)]
+    stacked = taps[0] if kt == 1 else jnp.concatenate(taps, axis=-1)
+    k2 = jnp.transpose(kernel, (1, 2, 0, 3, 4)).reshape(kh, kw, kt * channels, filters)
+    y = _conv2d(stacked.reshape(-1, height, width, kt * channels), k2, strides[1:])
+    return y.reshape((-1, frames) + y.shape[1:])
+
+
+def _taps(kernel, axes):
+    return list(itertools.product(*[range(kernel.shape[a]) for a in axes]))
+
+
+def _shifted(x, axes, offsets, sizes):
+    """x cropped to `sizes` along spatial `axes` (0-2) from `offsets`."""
+    index = [slice(None)] * 5
+    for axis, offset, size in zip(axes, offsets, sizes):
+        index[axis + 1] = slice(offset, offset + size)
+    return x[tuple(index)]
+
+
+def _gemm_parts(x, kernel, inputs):
+    """The taps along spatial axes `inputs` stacked along channels, the kernel as (their taps * C, other taps * F)."""
+    import jax.numpy as jnp
+
+    outputs = tuple(a for a in range(3) if a not in inputs)
+    sizes = [x.shape[a + 1] - kernel.shape[a] + 1 for a in inputs]
+    parts = [_shifted(x, inputs, tap, sizes) for tap in _taps(kernel, inputs)]
+    stacked = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+    matrix = jnp.transpose(kernel, inputs + (3,) + outputs + (4,))
+    return stacked, matrix.reshape(len(parts) * kernel.shape[3], -1), outputs
+
+
+def _gemm_fwd(x, kernel, inputs):
+    stacked, matrix, outputs = _gemm_parts(x, kernel, inputs)
+    z = (stacked @ matrix).reshape(stacked.shape[:4] + tuple(kernel.shape[a] for a in outputs) + (kernel.shape[4],))
+    sizes = [x.shape[a + 1] - kernel.shape[a] + 1 for a in outputs]
+    y = None
+    for k, tap in enumerate(_taps(kernel, outputs)):
+        part = _shifted(z, outputs, tap, sizes)[(Ellipsis,) + tap + (slice(None),)]
+        y = part if y is None else y + part
+    return y, (x, kernel)
+
+
+def _gemm_bwd(inputs, residuals, grad):
+    import jax.numpy as jnp
+
+    x, kernel = residuals
+    stacked, matrix, outputs = _gemm_parts(x, kernel, inputs)
+    # Output tap o fed output position p from z at p + o: pad back, stack taps as the matrix orders them.
+    padded = []
+    for tap in _taps(kernel, outputs):
+        width = [(0, 0)] * 5
+        for axis, offset in zip(outputs, tap):
+            width[axis + 1] = (offset, kernel.shape[axis] - 1 - offset)
+        padded.append(jnp.pad(grad, width))
+    dz = padded[0] if len(padded) == 1 else jnp.stack(padded, axis=-2)
+    dz = dz.reshape(stacked.shape[:4] + (-1,))
+    d_matrix = stacked.reshape(-1, stacked.shape[-1]).T @ dz.reshape(-1, dz.shape[-1])
+    d_stacked = dz @ matrix.T
+    channels = kernel.shape[3]
+    dx = None
+    for k, tap in enumerate(_taps(kernel, inputs)):
+        width = [(0, 0)] * 5
+        for axis, offset in zip(inputs, tap):
+            width[axis + 1] = (offset, kernel.shape[axis] - 1 - offset)
+        part = jnp.pad(d_stacked[..., k * channels:(k + 1) * channels], width)
+        dx = part if dx is None else dx + part
+    order = inputs + (3,) + outputs + (4,)
+    d_kernel = d_matrix.reshape(tuple(kernel.shape[a] for a in order))
+    return dx, jnp.transpose(d_kernel, [order.index(a) for a in range(5)])
+
+
+def _gemm_conv(x, kernel, inputs):
+    """Stride-1 convolution as one matrix product: taps along spatial axes `inputs` stacked on the
+    input channels, the others' taps on the outputs (computed everywhere, then summed shifted).
+
+    Its gradients are matrix products too (a custom VJP): XLA's own weight gradient of the 2D
+    convolution with 21 outputs that the head otherwise becomes took 0.4-0.9 s.
+    """
+    import jax
+
+    if inputs not in _gemm_vjp:
+        conv = jax.custom_vjp(lambda x, kernel: _gemm_fwd(x, kernel, inputs)[0])
+        conv.defvjp(lambda x, kernel: _gemm_fwd(x, kernel, inputs), functools.partial(_gemm_bwd, inputs))
+        _gemm_vjp[inputs] = conv
+    return _gemm_vjp[inputs](x, kernel)
+
+
+_gemm_vjp = {}
+
+
+def _convolution_op(self, inputs, kernel):
+    """`Conv3D.convolution_op` for 'valid', undilated, ungrouped, channels-last layers (all of ours)."""
+    if (self.padding == "valid" and self.data_format == "channels_last" and self.groups == 1
+            and all(d == 1 for d in self.dilation_rate)):
+        return conv3d(inputs, kernel, self.strides)
+    return type(self).convolution_op(self, inputs, kernel)
+
+
+def accelerate(layer):
+    """Points a `keras.layers.Conv3D` (or each in a model) at `conv3d` on JAX; no-op elsewhere.
+
+    Per instance, not by subclassing: the class name in saved configs stays
+    `keras.layers.Conv3D`, so models saved before and after read both ways.
+    """
+    if not folds_on_this_backend() or layer is None:
+        return layer
+    layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
+    for item in layers:
+        if type(item) is keras.layers.Conv3D:
+            item.convolution_op = types.MethodType(_convolution_op, item)
+    return layer
