@@ -18,12 +18,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MARKER = "@@RECIPE_TRAIN@@ "
+sys.path.insert(0, HERE)
+from train_step import LoadSampler  # noqa: E402  (the same load sampling as the step race)
 
 
 def worker(args):
@@ -68,17 +69,6 @@ def worker(args):
     )
 
 
-class LoadSampler(threading.Thread):
-    def __init__(self, period=2.0):
-        super().__init__(daemon=True)
-        self.period, self.samples, self.stop = period, [], threading.Event()
-
-    def run(self):
-        while not self.stop.is_set():
-            self.samples.append(os.getloadavg()[0])
-            self.stop.wait(self.period)
-
-
 def run_one(recipe, tree, args):
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", RECIPE_TRAIN_TREE=tree,
                PYTHONPATH=os.pathsep.join([tree] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
@@ -87,12 +77,12 @@ def run_one(recipe, tree, args):
     sampler = LoadSampler()
     sampler.start()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
-    sampler.stop.set()
+    load = sampler.stop()
     lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
     if done.returncode or not lines:
         raise SystemExit(f"{recipe} ({tree}) failed:\n{done.stderr[-3000:]}")
     result = json.loads(lines[-1][len(MARKER):])
-    result["load"] = dict(mean=sum(sampler.samples) / len(sampler.samples), max=max(sampler.samples))
+    result["load"] = load
     return result
 
 
