@@ -1,9 +1,8 @@
 """The torch backend's fast paths compute what the keras.ops forms compute.
 
 The fused instance norm (`backend_ops.instance_norm`, a torch autograd
-Function), the fused Adam step of `PairedOptimizer`'s optimizers and the
-copy-free channels-last convolution (`models.torch_conv`), each against the
-plain form on small tensors: outputs and gradients. Runs under
+Function) and the fused Adam step of `PairedOptimizer`'s optimizers, each against
+the plain form on small tensors: outputs and gradients. Runs under
 KERAS_BACKEND=torch (tests/test_backends.py reruns `multibackend` tests there);
 skipped on the other backends, where these paths are not taken.
 """
@@ -125,40 +124,6 @@ def test_fused_adam_model_saves_and_reloads(tmp_path):
     loaded = keras.models.load_model(path)
     assert "_parallel_update_step" in vars(loaded.optimizer.generator_optimizer)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
-
-
-@pytest.mark.parametrize("shape, kernel, strides, groups", [
-    ((2, 6, 7, 3), (3, 3), 1, 1), ((1, 5, 9, 8, 4), (3, 4, 4), (1, 2, 2), 1), ((1, 4, 6, 6, 4), (2, 2, 2), 1, 2),
-    ((2, 9, 3), (3,), 2, 1)])
-def test_torch_conv_equals_keras_conv(shape, kernel, strides, groups):
-    import torch
-
-    from keras_v2v.models import torch_conv
-
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=shape).astype("float32")
-    k = rng.normal(size=kernel + (shape[-1] // groups, 6)).astype("float32")
-    w = None
-    outputs = []
-    for conv in (torch_conv.conv, ops.conv):
-        xt, kt = torch.tensor(x, requires_grad=True), torch.tensor(k, requires_grad=True)
-        y = conv(xt, kt, strides=strides, padding="valid")
-        if w is None:
-            w = torch.tensor(rng.normal(size=tuple(y.shape)).astype("float32"))
-        grads = torch.autograd.grad((y * w).sum(), [xt, kt])
-        outputs.append([t.detach().numpy() for t in (y,) + grads])
-    for a, b in zip(*outputs):
-        assert a.shape == b.shape
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
-
-
-def test_torch_conv_falls_back_for_same_padding():
-    from keras_v2v.models import torch_conv
-
-    x = np.random.default_rng(4).normal(size=(1, 5, 5, 2)).astype("float32")
-    k = np.ones((3, 3, 2, 1), "float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(torch_conv.conv(x, k, padding="same")),
-                               ops.convert_to_numpy(ops.conv(x, k, padding="same")), atol=1e-5)
 
 
 def _objectives(model, a, b, stacked):

@@ -115,7 +115,7 @@ def _gemm_fwd(x, kernel, inputs):
     z = (stacked @ matrix).reshape(stacked.shape[:4] + tuple(kernel.shape[a] for a in outputs) + (kernel.shape[4],))
     sizes = [x.shape[a + 1] - kernel.shape[a] + 1 for a in outputs]
     y = None
-    for k, tap in enumerate(_taps(kernel, outputs)):
+    for tap in _taps(kernel, outputs):
         part = _shifted(z, outputs, tap, sizes)[(Ellipsis,) + tap + (slice(None),)]
         y = part if y is None else y + part
     return y, (x, kernel)

@@ -5,7 +5,6 @@ Every layer works on rank-2 inputs (N, H, W, C) and rank-3 inputs
 arguments. All layers are registered for serialization under "keras_v2v".
 """
 
-
 import keras
 import numpy as np
 from keras import ops
