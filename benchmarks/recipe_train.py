@@ -2,6 +2,7 @@
 
     python benchmarks/recipe_train.py zoo/mnist-colorize-3d/recipe.toml zoo/mnist-colorize-2d-random/recipe.toml
     python benchmarks/recipe_train.py RECIPE --steps 100 --chunk 50 --rounds 2 --tree /path/to/old/checkout
+    python benchmarks/recipe_train.py RECIPE --variant training.conv_precision=float32 --variant training.conv_precision=bfloat16
 
 Each run is its own process calling `keras_v2v.training.run.train` (data generation,
 batching with flows, the step, history pools, TensorBoard, checkpoints every chunk) in a
@@ -9,7 +10,9 @@ fresh run folder; a callback stamps the end of every step. Reported per run: sta
 (imports, data, model), the first step (tracing), the median step time within chunks (min-max),
 the checkpoint gap (the step gap that holds a chunk's checkpoint) and steps/s over the whole
 training call. `--tree` runs the same recipes with another checkout's `keras_v2v` (a "before"),
-interleaved round by round with this one. The parent samples the 1-minute load average.
+interleaved round by round with this one; a recipe inside this checkout is read from the same
+path in that one (each tree trains its own version of the recipe). Each `--variant` (a
+`keras-v2v train --set` override, several joined by commas) is a further row of this tree. The parent samples the 1-minute load average.
 """
 
 import argparse
@@ -35,6 +38,10 @@ def worker(args):
     from keras_v2v.training import recipes, resumable, run
 
     recipe = recipes.load_recipe(args.recipe)
+    if args.variant:
+        from keras_v2v.cli import _parse_overrides
+
+        recipe = recipe.replace(**_parse_overrides(args.variant.split(",")))
     recipe.training.update(steps=args.steps, chunk=args.chunk)
     ends, fit_began = [], []
 
@@ -69,11 +76,20 @@ def worker(args):
     )
 
 
-def run_one(recipe, tree, args):
+def tree_recipe(recipe, tree):
+    """The same recipe file as `tree` has it (a recipe outside this checkout is shared)."""
+    relative = os.path.relpath(recipe, ROOT)
+    if tree == ROOT or relative.startswith(os.pardir):
+        return recipe
+    return os.path.join(tree, relative)
+
+
+def run_one(recipe, tree, args, variant=None):
+    recipe = tree_recipe(recipe, tree)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", RECIPE_TRAIN_TREE=tree,
                PYTHONPATH=os.pathsep.join([tree] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     command = [sys.executable, os.path.abspath(__file__), recipe, "--worker", "--steps", str(args.steps),
-               "--chunk", str(args.chunk)]
+               "--chunk", str(args.chunk)] + (["--variant", variant] if variant else [])
     sampler = LoadSampler()
     sampler.start()
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
@@ -82,7 +98,7 @@ def run_one(recipe, tree, args):
     if done.returncode or not lines:
         raise SystemExit(f"{recipe} ({tree}) failed:\n{done.stderr[-3000:]}")
     result = json.loads(lines[-1][len(MARKER):])
-    result["load"] = load
+    result.update(load=load, variant=variant)
     return result
 
 
@@ -94,23 +110,29 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tree", help="another checkout to time against (its keras_v2v), e.g. a worktree of main")
     parser.add_argument("--json", help="write every run's result here")
+    parser.add_argument("--variant", action="append", default=[], metavar="SECTION.KEY=VALUE[,...]",
+                        help="a row of this tree with recipe overrides (repeatable; the plain recipe is a row "
+                             "only without --variant)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.steps < 2 * args.chunk:
         parser.error("--steps must cover at least two chunks (the second shows the steady state after a checkpoint)")
     if args.worker:
-        print(MARKER + json.dumps(worker(argparse.Namespace(recipe=args.recipes[0], steps=args.steps,
-                                                            chunk=args.chunk))), flush=True)
+        print(MARKER + json.dumps(worker(argparse.Namespace(recipe=args.recipes[0], steps=args.steps, chunk=args.chunk,
+                                                            variant=args.variant[0] if args.variant else None))),
+              flush=True)
         return
-    trees = [ROOT] + ([os.path.abspath(args.tree)] if args.tree else [])
+    rows = [(ROOT, variant) for variant in args.variant or [None]]
+    rows += [(os.path.abspath(args.tree), None)] if args.tree else []
     results = []
     for round_index in range(args.rounds):
         for recipe in args.recipes:
-            for tree in trees:
-                result = dict(run_one(os.path.abspath(recipe), tree, args), round=round_index)
+            for tree, variant in rows:
+                result = dict(run_one(os.path.abspath(recipe), tree, args, variant), round=round_index)
                 results.append(result)
                 step = result["step_ms"]
-                print(f"{os.path.relpath(recipe, ROOT)} [{'this tree' if tree == ROOT else tree}] round {round_index}: "
+                where = ("this tree" if tree == ROOT else tree) + (f", {variant}" if variant else "")
+                print(f"{os.path.relpath(recipe, ROOT)} [{where}] round {round_index}: "
                       f"start-up {result['start_up_s']:.1f} s, data and model {result['setup_s']:.1f} s, first step {result['first_step_s']:.1f} s, "
                       f"step {step['median']:.0f} ms ({step['min']:.0f}-{step['max']:.0f}), checkpoint gaps "
                       f"{', '.join(f'{g:.0f}' for g in result['checkpoint_gap_ms'])} ms, "

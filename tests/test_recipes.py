@@ -58,6 +58,7 @@ def test_recipe_round_trips_through_toml(recipe_file, tmp_path):
     (("method = \"3d\"", "method = \"4d\""), "method must be one of"),
     (("generator = \"volumetric_mnist\"", "generator = \"imagenet\""), "generator must be one of"),
     (("chunk = 2", "chunks = 2"), "unknown key\\(s\\) chunks in \\[training\\]"),
+    (("chunk = 2", "chunk = 2\nconv_precision = \"half\""), "conv_precision must be one of"),
     (("name = ", "nom = "), "missing name"),
     (("[model]", "[model"), "not valid TOML"),
 ])

@@ -5,7 +5,8 @@ keras-v2v layer, schedule and model with Keras' serialization, which is what
 `keras.saving.load_model` needs to read a preset or a checkpoint.
 """
 
-from keras_v2v.models.cyclegan import CycleGAN, cyclegan_2d, cyclegan_3d
+from keras_v2v.models.builders import cyclegan_2d, cyclegan_3d
+from keras_v2v.models.cyclegan import CycleGAN
 from keras_v2v.models.inflate import inflate
 from keras_v2v.models.layers import (
     CropToReference,

@@ -230,7 +230,8 @@ def from_reference_checkpoint(g_a2b="latest_net_G_A.pth", g_b2a=None, input_shap
         A `CycleGAN` whose generators are `reference_resnet_generator`s: its output equals the
         reference's in float32 to about 1e-5 (tests/test_reference_checkpoint.py).
     """
-    from keras_v2v.models.cyclegan import CycleGAN, _check_discriminator_fits
+    from keras_v2v.models.builders import _check_discriminator_fits
+    from keras_v2v.models.cyclegan import CycleGAN
     from keras_v2v.models.networks import patchgan_discriminator
 
     if discriminators not in (None, "fresh"):

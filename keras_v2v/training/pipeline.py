@@ -185,7 +185,7 @@ def compile_model(model, recipe):
     model.compile(generator_optimizer=optimizer(), discriminator_optimizer=optimizer(), gan_loss=t["gan_loss"],
                   lambda_cycle=t["lambda_cycle"], lambda_identity=t["lambda_identity"],
                   lambda_temporal=recipe.lambda_temporal, lambda_warp=t["lambda_warp"],
-                  pool_size=t["pool_size"], seed=t["seed"])
+                  pool_size=t["pool_size"], seed=t["seed"], conv_precision=t["conv_precision"])
     return model
 
 

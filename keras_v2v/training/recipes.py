@@ -65,7 +65,7 @@ ARCHITECTURE_KEYS = ("filters", "num_blocks", "discriminator_filters", "discrimi
 TRAINING_DEFAULTS = dict(
     steps=1000, chunk=100, learning_rate=2e-4, beta_1=0.5, gan_loss="lsgan", lambda_cycle=10.0,
     lambda_identity=0.5, lambda_temporal=None, lambda_warp=0.0, pool_size=50, seed=0, sample_every=500, crop_size=None,
-    lr_decay=False,
+    lr_decay=False, conv_precision="float32",
     batch_size=None,  # None: 1 clip (3D), clip_length consecutive or random frames (2D)
 )
 EXPORT_DEFAULTS = dict(weights_dtype="float16", hub_repo=None, data_licence=None, sample_clip=None)
@@ -141,6 +141,7 @@ CHECKS = {
         gan_loss=_one_of("lsgan", "vanilla"), lambda_cycle=_number(0), lambda_identity=_number(0),
         lambda_temporal=_optional(_number(0)), lambda_warp=_number(0), pool_size=_int(0), seed=_int(0), sample_every=_int(0),
         crop_size=_optional(_size_pair), lr_decay=_boolean, batch_size=_optional(_int(1)),
+        conv_precision=_one_of("float32", "bfloat16"),
     ),
     "export": dict(
         weights_dtype=_one_of("float16", "float32"), hub_repo=_optional(_text),
