@@ -47,11 +47,63 @@ def _fused_torch_adam_step(optimizer, grads, variables, learning_rate):
                            amsgrad=False, maximize=False)
 
 
+def _fused_tf_adam_step(optimizer, gradient, variable, learning_rate):
+    """Keras Adam's `update_step` as one `ResourceApplyAdam` op (TensorFlow backend, no amsgrad).
+
+    Keras' own step is over a dozen ops and three variable writes per
+    variable; the kernel reads and writes the variable and both slots once.
+    It computes `m += (g - m) * (1 - beta_1)`, `v += (g^2 - v) * (1 - beta_2)`,
+    `var -= alpha * m / (sqrt(v) + eps)` with `alpha = lr * sqrt(1 - beta_2^t) /
+    (1 - beta_1^t)`: Keras' update (epsilon outside the bias correction), except
+    that it takes `1 - beta` in float32 where Keras takes it in float64 (for
+    beta_2 = 0.999 that is 1.3e-5 relative in the second moment's rate).
+    Sparse gradients (`tf.IndexedSlices`) and more than one replica (whose slots
+    are per-replica) take Keras' own step.
+    """
+    import tensorflow as tf
+
+    if isinstance(gradient, tf.IndexedSlices) or (
+            tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1):
+        return type(optimizer).update_step(optimizer, gradient, variable, learning_rate)
+    if isinstance(variable, keras.Variable):
+        variable = variable.value
+    dtype = variable.dtype
+    index = optimizer._get_variable_index(variable)
+    m, v = optimizer._momentums[index], optimizer._velocities[index]
+    step = tf.cast(optimizer.iterations + 1, dtype)
+    beta_1, beta_2 = tf.cast(optimizer.beta_1, dtype), tf.cast(optimizer.beta_2, dtype)
+    return tf.raw_ops.ResourceApplyAdam(
+        var=variable.handle, m=m.value.handle, v=v.value.handle,
+        beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step),
+        lr=tf.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2,
+        epsilon=tf.cast(optimizer.epsilon, dtype), grad=tf.cast(gradient, dtype))
+
+
+def _plain_adam(optimizer):
+    """Whether `optimizer` is a plain Keras Adam (not a subclass, no amsgrad)."""
+    return (type(optimizer).__name__ == "Adam" and isinstance(optimizer, keras.optimizers.Adam)
+            and not optimizer.amsgrad)
+
+
+def _fuse_adam(optimizer):
+    """Steps a plain Keras Adam with one fused kernel on torch and TensorFlow; others unchanged."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return _fuse_torch_adam(optimizer)
+    if backend != "tensorflow" or not _plain_adam(optimizer):
+        return optimizer
+
+    def update_step(gradient, variable, learning_rate):
+        return _fused_tf_adam_step(optimizer, gradient, variable, learning_rate)
+
+    # An instance attribute: saving, get_config and every other method stay Keras' Adam's.
+    object.__setattr__(optimizer, "update_step", update_step)
+    return optimizer
+
+
 def _fuse_torch_adam(optimizer):
     """Steps a plain Keras Adam with `_fused_torch_adam_step` on the torch backend; others unchanged."""
-    if keras.backend.backend() != "torch" or type(optimizer).__name__ != "Adam":
-        return optimizer
-    if not isinstance(optimizer, keras.optimizers.Adam) or optimizer.amsgrad:
+    if keras.backend.backend() != "torch" or not _plain_adam(optimizer):
         return optimizer
     import torch
 
@@ -77,8 +129,8 @@ class PairedOptimizer(keras.optimizers.Optimizer):
     def __init__(self, generator_optimizer, discriminator_optimizer, name="paired_optimizer", **kwargs):
         kwargs.pop("learning_rate", None)
         super().__init__(learning_rate=0.0, name=name, **kwargs)
-        self.generator_optimizer = _fuse_torch_adam(keras.optimizers.get(generator_optimizer))
-        self.discriminator_optimizer = _fuse_torch_adam(keras.optimizers.get(discriminator_optimizer))
+        self.generator_optimizer = _fuse_adam(keras.optimizers.get(generator_optimizer))
+        self.discriminator_optimizer = _fuse_adam(keras.optimizers.get(discriminator_optimizer))
         self._generator_ids = None
 
     def set_generator_variables(self, variables):
