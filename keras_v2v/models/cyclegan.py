@@ -155,8 +155,9 @@ class CycleGAN(BackendTrainer, keras.Model):
             conv_precision: "float32", or "bfloat16": training steps convolve bfloat16
                 copies of float32 activations and weights (`conv_ops.precision`); the
                 variables, norms, losses and updates stay float32, and evaluation and
-                `translate` compute in float32. 1.4-1.7x faster convolutions on CPUs with
-                AVX512-BF16 and on GPUs; slower where bfloat16 is emulated (a warning says so).
+                `translate` compute in float32. Convolutions with their gradients ran 1.4-1.7x
+                faster on a CPU with AVX512-BF16 (TensorFlow; GPUs not measured); slower where
+                bfloat16 is emulated (a warning says so).
             **kwargs: passed to `keras.Model.compile` (run_eagerly,
                 jit_compile, steps_per_execution).
         """
