@@ -62,3 +62,30 @@ def is_keras_v2v_card(path):
     """A README.md keras-v2v wrote (its footer), not a card a test damaged on purpose."""
     with open(path, encoding="utf-8") as handle:
         return "Made with [keras-v2v]" in handle.read()
+
+
+def instance_norm_fused_and_plain(monkeypatch, shape, per_frame, affine, outputs_and_gradients):
+    """(fused, plain): [y, dx, dgamma, dbeta] of an InstanceNormalization with the backend's own
+    norm (`backend_ops.instance_norm`) and with the keras.ops form.
+
+    `outputs_and_gradients(layer, x, weights)` differentiates sum(layer(x) * weights) with the
+    backend's autodiff and returns numpy arrays (absent gamma/beta: no entry).
+    """
+    from keras_v2v.models import backend_ops
+    from keras_v2v.models.layers import InstanceNormalization
+
+    rng = np.random.default_rng(0)
+    layer = InstanceNormalization(per_frame=per_frame, center=affine, scale=affine)
+    layer.build(shape)
+    if affine:
+        layer.gamma.assign(rng.normal(size=shape[-1]).astype("float32"))
+        layer.beta.assign(rng.normal(size=shape[-1]).astype("float32"))
+    x = rng.normal(2.0, 3.0, size=shape).astype("float32")
+    weights = rng.normal(size=shape).astype("float32")
+    results = []
+    for fused in (True, False):
+        with monkeypatch.context() as patch:
+            if not fused:
+                patch.setattr(backend_ops, "instance_norm", lambda *args: None)
+            results.append(outputs_and_gradients(layer, x, weights))
+    return results

@@ -16,49 +16,33 @@ import numpy as np
 import pytest
 from keras import ops
 
+from tests.helpers import instance_norm_fused_and_plain
+
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow backend fast paths")
 
 
-def _instance_norm_both_ways(monkeypatch, layer, x, weights):
-    """(output, dx, dgamma, dbeta) with the custom gradient and with keras.ops."""
+def _tf_outputs_and_gradients(layer, x, weights):
     import tensorflow as tf
 
-    from keras_v2v.models import backend_ops
-
-    results = []
-    for fused in (True, False):
-        with monkeypatch.context() as patch:
-            if not fused:
-                patch.setattr(backend_ops, "instance_norm", lambda *args: None)
-            xt = tf.constant(x)
-            params = [v.value for v in (layer.gamma, layer.beta) if v is not None]
-            with tf.GradientTape() as tape:
-                tape.watch(xt)
-                y = layer(xt)
-                loss = tf.reduce_sum(y * weights)
-            grads = tape.gradient(loss, [xt] + params)
-            results.append([t.numpy() for t in [y] + grads])
-    return results
+    xt = tf.constant(x)
+    params = [v.value for v in (layer.gamma, layer.beta) if v is not None]
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = layer(xt)
+        loss = tf.reduce_sum(y * weights)
+    grads = tape.gradient(loss, [xt] + params)
+    return [t.numpy() for t in [y] + grads]
 
 
 @pytest.mark.parametrize("shape, per_frame, affine", [((2, 4, 5, 6, 3), False, True), ((2, 4, 5, 6, 3), True, True),
                                                       ((3, 7, 5, 4), False, True), ((2, 3, 4, 5, 2), True, False)])
 def test_custom_gradient_instance_norm_equals_keras_ops(monkeypatch, shape, per_frame, affine):
     from keras_v2v.models import backend_ops
-    from keras_v2v.models.layers import InstanceNormalization
 
     calls = []
     fused_norm = backend_ops._tf_instance_norm
     monkeypatch.setattr(backend_ops, "_tf_instance_norm", lambda *args: calls.append(1) or fused_norm(*args))
-    rng = np.random.default_rng(0)
-    layer = InstanceNormalization(per_frame=per_frame, center=affine, scale=affine)
-    layer.build(shape)
-    if affine:
-        layer.gamma.assign(rng.normal(size=shape[-1]).astype("float32"))
-        layer.beta.assign(rng.normal(size=shape[-1]).astype("float32"))
-    x = rng.normal(2.0, 3.0, size=shape).astype("float32")
-    weights = rng.normal(size=shape).astype("float32")
-    fused, plain = _instance_norm_both_ways(monkeypatch, layer, x, weights)
+    fused, plain = instance_norm_fused_and_plain(monkeypatch, shape, per_frame, affine, _tf_outputs_and_gradients)
     assert calls == [1]
     assert len(fused) == len(plain) == (4 if affine else 2)
     for a, b in zip(fused, plain):

@@ -12,45 +12,28 @@ import numpy as np
 import pytest
 from keras import ops
 
+from tests.helpers import instance_norm_fused_and_plain
+
 pytestmark = [
     pytest.mark.multibackend,
     pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch backend fast paths"),
 ]
 
 
-def _instance_norm_both_ways(monkeypatch, layer, x, weights):
-    """(output, dx, dgamma, dbeta) with the fused path and with keras.ops."""
+def _torch_outputs_and_gradients(layer, x, weights):
     import torch
 
-    from keras_v2v.models import backend_ops
-
-    results = []
-    for fused in (True, False):
-        with monkeypatch.context() as patch:
-            if not fused:
-                patch.setattr(backend_ops, "instance_norm", lambda *args: None)
-            xt = torch.tensor(x, requires_grad=True)
-            y = layer(xt)
-            params = [v.value for v in (layer.gamma, layer.beta) if v is not None]
-            grads = torch.autograd.grad((y * torch.tensor(weights)).sum(), [xt] + params)
-            results.append([t.detach().numpy() for t in (y,) + tuple(grads)])
-    return results
+    xt = torch.tensor(x, requires_grad=True)
+    y = layer(xt)
+    params = [v.value for v in (layer.gamma, layer.beta) if v is not None]
+    grads = torch.autograd.grad((y * torch.tensor(weights)).sum(), [xt] + params)
+    return [t.detach().numpy() for t in (y,) + tuple(grads)]
 
 
 @pytest.mark.parametrize("shape, per_frame, affine", [((2, 4, 5, 6, 3), False, True), ((2, 4, 5, 6, 3), True, True),
                                                       ((3, 7, 5, 4), False, True), ((2, 3, 4, 5, 2), False, False)])
 def test_fused_instance_norm_equals_keras_ops(monkeypatch, shape, per_frame, affine):
-    from keras_v2v.models.layers import InstanceNormalization
-
-    rng = np.random.default_rng(0)
-    layer = InstanceNormalization(per_frame=per_frame, center=affine, scale=affine)
-    layer.build(shape)
-    if affine:
-        layer.gamma.assign(rng.normal(size=shape[-1]).astype("float32"))
-        layer.beta.assign(rng.normal(size=shape[-1]).astype("float32"))
-    x = rng.normal(2.0, 3.0, size=shape).astype("float32")
-    weights = rng.normal(size=shape).astype("float32")
-    fused, plain = _instance_norm_both_ways(monkeypatch, layer, x, weights)
+    fused, plain = instance_norm_fused_and_plain(monkeypatch, shape, per_frame, affine, _torch_outputs_and_gradients)
     assert len(fused) == len(plain) == (4 if affine else 2)
     for a, b in zip(fused, plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(b).max())))

@@ -63,19 +63,36 @@ def precision(name):
 
 def bfloat16_is_native():
     """Whether this machine multiplies bfloat16 in hardware: a GPU, or a CPU flag for it; None when unknown."""
-    try:
-        import tensorflow as tf
-
-        if tf.config.list_physical_devices("GPU"):
-            return True
-    except ImportError:
-        pass
+    if _backend_has_gpu():
+        return True
     try:
         with open("/proc/cpuinfo") as info:
             flags = next((line for line in info if line.startswith("flags")), "")
     except OSError:
         return None
     return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def _backend_has_gpu():
+    # Asks the active backend only: importing another (TensorFlow under JAX) costs seconds.
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def _triple(strides):
+    return (int(strides),) * 3 if isinstance(strides, int) else tuple(int(s) for s in strides)
 
 
 def folds_on_this_backend():
@@ -88,7 +105,7 @@ def conv3d(x, kernel, strides=1):
 
     The same as `keras.ops.conv(x, kernel, strides, padding="valid")`, faster on JAX.
     """
-    strides = (int(strides),) * 3 if isinstance(strides, int) else tuple(int(s) for s in strides)
+    strides = _triple(strides)
     if not folds_on_this_backend() or len(x.shape) != 5 or x.shape[-1] != kernel.shape[-2]:
         return ops.conv(x, kernel, strides, padding="valid")
     # Variables become arrays here (jax.custom_vjp takes arrays only).
@@ -115,7 +132,7 @@ def tf_conv3d_frame_filter_grad(x, kernel, strides=1):
     """
     import tensorflow as tf
 
-    strides = (int(strides),) * 3 if isinstance(strides, int) else tuple(int(s) for s in strides)
+    strides = _triple(strides)
     taps = kernel.shape[0]
     if taps == 1 or strides[0] != 1:
         return tf.nn.conv3d(x, kernel, (1,) + strides + (1,), "VALID")
@@ -123,10 +140,10 @@ def tf_conv3d_frame_filter_grad(x, kernel, strides=1):
     @tf.custom_gradient
     def convolve(x, kernel):
         def grad(upstream):
-            grad_x = tf.raw_ops.Conv3DBackpropInputV2(
-                input_sizes=tf.shape(x), filter=kernel, out_backprop=upstream, strides=(1,) + strides + (1,),
-                padding="VALID")
             shape, out_shape = tf.shape(x), tf.shape(upstream)
+            grad_x = tf.raw_ops.Conv3DBackpropInputV2(
+                input_sizes=shape, filter=kernel, out_backprop=upstream, strides=(1,) + strides + (1,),
+                padding="VALID")
             frames = out_shape[1]
             # Frames of all clips in the batch: (N * D', H', W', F); tap t sees input frames t .. t + D' - 1.
             flat_grad = tf.reshape(upstream, tf.concat([[-1], out_shape[2:]], 0))
