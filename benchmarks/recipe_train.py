@@ -72,8 +72,19 @@ def worker(args):
                      max=1e3 * float(within.max())),
         checkpoint_gap_ms=[1e3 * float(gaps[i]) for i in boundaries],
         steps_per_s=len(ends) / (finished - begun), train_call_s=finished - begun,
-        steps=len(ends), backend=keras.backend.backend(),
+        steps=len(ends), backend=keras.backend.backend(), threads=threads_in_use(),
     )
+
+
+def threads_in_use():
+    """TensorFlow's [threads per op, ops at once] after the run (0 = its default), to show a variant took."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return [tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads()]
 
 
 def tree_recipe(recipe, tree):

@@ -157,7 +157,7 @@ def test_distribution_table_round_trips_and_does_not_block_resuming(tmp_path):
     path.write_text('name = "t"\ntask = "t"\nmethod = "3d"\n[dataset]\ngenerator = "volumetric_mnist"\n'
                     "[training]\nbatch_size = 2\n[distribution]\ndevices = 2\n")
     recipe = recipes.load_recipe(path)
-    assert recipe.distribution == {"devices": 2} and recipe.training["batch_size"] == 2
+    assert recipe.distribution["devices"] == 2 and recipe.training["batch_size"] == 2
     again = recipes.load_recipe(recipes.save_recipe(recipe, str(tmp_path / "again.toml")))
     assert again.distribution == recipe.distribution and "[distribution]" in recipe.to_toml()
     run_dir = str(tmp_path / "run")
@@ -333,9 +333,13 @@ def test_keras_v2v_train_devices_2_on_tensorflow_splits_the_cpu_itself(tmp_path)
     run_dir = tmp_path / "run"
     command = [sys.executable, "-m", "keras_v2v.cli", "train", str(tmp_path / "recipe.toml"), "--devices", "2",
                "--run-dir", str(run_dir), "--no-evaluate", "--set", "training.steps=1",
-               "--set", "training.sample_every=1"]
+               "--set", "training.sample_every=1",
+               "--set", "distribution.threads_per_op=1", "--set", "distribution.ops_at_once=2"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
+    # The threads, like the devices, are set before TensorFlow's first operation.
+    assert "threads: 1 per operation, 2 operations at once (tensorflow)" in result.stdout
+    assert "not applied" not in result.stderr
     assert "data-parallel training: tensorflow: tf.distribute.MirroredStrategy over 2 device(s)" in result.stdout
     assert os.listdir(run_dir / "samples") == ["step-0000001.gif"] and os.listdir(run_dir / "logs")
     assert (run_dir / "preset" / "keras_v2v.json").exists() and (run_dir / "checkpoint-0000001.keras").exists()

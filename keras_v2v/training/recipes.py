@@ -29,6 +29,8 @@ A recipe has five tables:
 
     [distribution]                     # optional; see keras_v2v.training.distribution
     devices = 2                        # data-parallel devices per host (1 = off)
+    threads_per_op = 1                 # CPU threads per operation, operations run at once
+    ops_at_once = 2                    # (0 = the backend's default; keras_v2v.training.threads)
 
 `keras-v2v train RECIPE` and `keras-v2v reproduce` both run recipes through
 `keras_v2v.training.run.train`, so a zoo preset and a row of a results table
@@ -70,7 +72,7 @@ TRAINING_DEFAULTS = dict(
 )
 EXPORT_DEFAULTS = dict(weights_dtype="float16", hub_repo=None, data_licence=None, sample_clip=None)
 # Where a run trains, not what: the batch above is the global batch whatever the device count.
-DISTRIBUTION_DEFAULTS = dict(devices=1)
+DISTRIBUTION_DEFAULTS = dict(devices=1, threads_per_op=0, ops_at_once=0)
 TABLES = ("dataset", "model", "training", "export", "distribution")
 
 
@@ -147,7 +149,7 @@ CHECKS = {
         weights_dtype=_one_of("float16", "float32"), hub_repo=_optional(_text),
         data_licence=_optional(_text), sample_clip=_optional(_text),
     ),
-    "distribution": dict(devices=_int(1)),
+    "distribution": dict(devices=_int(1), threads_per_op=_int(0), ops_at_once=_int(0)),
 }
 # The paper gives no weight for the "const" penalty (eq. 2); this one is documented in the results.
 CONST_LAMBDA_TEMPORAL = 1.0
@@ -230,9 +232,12 @@ class Recipe:
         if self.description:
             document["description"] = self.description
         for table in TABLES:
-            if table == "distribution" and self.distribution == DISTRIBUTION_DEFAULTS:
-                continue  # a saved recipe (a preset's, say) should not pin a device count
             values = getattr(self, table)
+            if table == "distribution":
+                # Only what a run chose: a saved recipe (a preset's) should not pin defaults.
+                values = {k: v for k, v in values.items() if v != DISTRIBUTION_DEFAULTS[k]}
+                if not values:
+                    continue
             if table == "model" and values.get("init_from"):
                 values = {k: v for k, v in values.items() if k not in ARCHITECTURE_KEYS}
             document[table] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}

@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_v2v import data
 from keras_v2v.data.resize import resize_frames
-from keras_v2v.training import distribution, pipeline
+from keras_v2v.training import distribution, pipeline, threads
 from keras_v2v.training.progress import StepTensorBoard
 from keras_v2v.training.recipes import check_run_dir
 from keras_v2v.training.resumable import latest_checkpoint, read_progress, train_resumable
@@ -89,8 +89,11 @@ def train(recipe, run_dir, verbose=1, tensorboard=True, recipe_data=None, plan=N
         plan, notice = prepare(recipe, run_dir)
         if notice and verbose:
             print(notice)
-    # Devices first: TensorFlow splits a CPU into devices only before its first operation
+    # Threads and devices first: TensorFlow sets both only before its first operation
     # (the TensorBoard writer is one).
+    in_use = threads.configure(recipe.distribution["threads_per_op"], recipe.distribution["ops_at_once"])
+    if in_use and verbose:
+        print(in_use)
     with distribution.scope(plan):
         model, progress, recipe_data = _train(recipe, run_dir, plan, verbose, tensorboard, recipe_data)
     if plan.distributed and plan.is_chief:
