@@ -52,6 +52,16 @@ def worker(args):
         def on_train_batch_end(self, batch, logs=None):
             ends.append(time.perf_counter())
 
+    # How long each chunk's checkpoint callback takes (save, fsync, progress record), to tell a slow
+    # checkpoint from a stall elsewhere at the chunk boundary.
+    checkpoint_ms, save_checkpoint = [], resumable.ChunkCheckpoint.on_epoch_end
+
+    def timed_checkpoint(self, *a, **k):
+        began = time.perf_counter()
+        save_checkpoint(self, *a, **k)
+        checkpoint_ms.append(1e3 * (time.perf_counter() - began))
+
+    resumable.ChunkCheckpoint.on_epoch_end = timed_checkpoint
     plain = resumable.train_resumable
 
     def clocked(*a, callbacks=(), **k):
@@ -70,7 +80,7 @@ def worker(args):
         start_up_s=begun - started, setup_s=fit_began[0] - begun, first_step_s=ends[0] - fit_began[0],
         step_ms=dict(median=1e3 * float(np.median(within)), min=1e3 * float(within.min()),
                      max=1e3 * float(within.max())),
-        checkpoint_gap_ms=[1e3 * float(gaps[i]) for i in boundaries],
+        checkpoint_gap_ms=[1e3 * float(gaps[i]) for i in boundaries], checkpoint_ms=checkpoint_ms,
         steps_per_s=len(ends) / (finished - begun), train_call_s=finished - begun,
         steps=len(ends), backend=keras.backend.backend(), threads=threads_in_use(),
     )
@@ -146,7 +156,8 @@ def main(argv=None):
                 print(f"{os.path.relpath(recipe, ROOT)} [{where}] round {round_index}: "
                       f"start-up {result['start_up_s']:.1f} s, data and model {result['setup_s']:.1f} s, first step {result['first_step_s']:.1f} s, "
                       f"step {step['median']:.0f} ms ({step['min']:.0f}-{step['max']:.0f}), checkpoint gaps "
-                      f"{', '.join(f'{g:.0f}' for g in result['checkpoint_gap_ms'])} ms, "
+                      f"{', '.join(f'{g:.0f}' for g in result['checkpoint_gap_ms'])} ms (of which checkpoints "
+                      f"{', '.join(f'{g:.0f}' for g in result['checkpoint_ms'])} ms), "
                       f"{result['steps_per_s']:.2f} steps/s over the train call; load {result['load']['mean']:.2f} "
                       f"(max {result['load']['max']:.2f})", flush=True)
     if args.json:

@@ -6,7 +6,7 @@ import pytest
 
 from keras_v2v import cli, data
 from keras_v2v.training import pipeline, reproduce
-from keras_v2v.training.resumable import read_progress, train_resumable
+from keras_v2v.training.resumable import ChunkStream, read_progress, train_resumable
 
 from helpers import all_weights, tiny_2d
 
@@ -137,3 +137,34 @@ def test_the_ablation_report_states_the_measured_parameter_ratio(tmp_path):
     text = open(ablations.write_report("table1", "smoke", rows, str(tmp_path))).read()
     assert "| width 16 | width (generator and discriminator 16 filters wide) | 371,265 (52.3x the 3D base) |" in text
     assert "4x" not in text and "7,100 (" not in text
+
+
+def test_the_chunk_stream_draws_chunk_c_with_epoch_c_plus_1_as_keras_epochs_did():
+    # Chunk c of a run has always drawn the sampler's epoch c + 1 (Keras' on_epoch_end before
+    # training and after each epoch); the endless stream that replaced them keeps that.
+    videos = np.random.default_rng(0).integers(0, 256, (4, 6, 16, 16, 1), dtype=np.uint8)
+    sampler = data.UnpairedVideoDataset(videos, videos[::-1], mode="sequential", batch_size=2,
+                                        steps_per_epoch=2, seed=3)
+    stream = ChunkStream(sampler, first_chunk=3)
+    assert stream.num_batches is None
+    reference = data.UnpairedVideoDataset(videos, videos[::-1], mode="sequential", batch_size=2,
+                                          steps_per_epoch=2, seed=3)
+    for item, (epoch, index) in enumerate([(4, 0), (4, 1), (5, 0), (5, 1), (6, 0)]):
+        reference.epoch = epoch
+        for got, want in zip(stream[item], reference[index]):
+            np.testing.assert_array_equal(got, want)
+
+    class Plain(keras.utils.PyDataset):  # no `epoch`: told when a chunk ends instead
+        ends = 0
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return np.full((1, 1), self.ends * 10 + index, np.float32)
+
+        def on_epoch_end(self):
+            self.ends += 1
+
+    plain = ChunkStream(Plain(), first_chunk=0)
+    assert [float(plain[i][0, 0]) for i in range(5)] == [0, 1, 10, 11, 20]

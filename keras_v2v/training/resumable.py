@@ -125,6 +125,37 @@ class ChunkCheckpoint(keras.callbacks.Callback):
             self.on_saved(step, checkpoint_path(self.folder, step))
 
 
+class ChunkStream(keras.utils.PyDataset):
+    """`batches`, chunk after chunk, as one endless dataset that `fit` reads with one iterator.
+
+    Item i is batch i % chunk of chunk `first_chunk + i // chunk`, drawn with the sampler's epoch
+    set to that chunk + 1 (the epoch Keras' own per-epoch `on_epoch_end` calls gave it). Why: with
+    a finite dataset Keras makes a new TensorFlow iterator every epoch, and dropping the old one
+    can hold the GIL while its prefetch thread waits for it: 6-21 s lost at random chunk starts
+    (benchmarks/README.md). Keras reads items one at a time in order, so setting the epoch per
+    item is safe; a dataset without `epoch` has its `on_epoch_end` called between chunks instead.
+    """
+
+    def __init__(self, batches, first_chunk):
+        super().__init__()
+        self.batches, self.first_chunk = batches, first_chunk
+        self.steps_per_chunk = len(batches)
+        self._chunk = None
+
+    @property
+    def num_batches(self):
+        return None  # endless: `fit` gets steps_per_epoch
+
+    def __getitem__(self, index):
+        chunk = self.first_chunk + index // self.steps_per_chunk
+        if hasattr(self.batches, "epoch"):
+            self.batches.epoch = chunk + 1
+        elif self._chunk is not None and chunk != self._chunk:
+            self.batches.on_epoch_end()
+        self._chunk = chunk
+        return self.batches[index % self.steps_per_chunk]
+
+
 def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_chunk=200,
                     callbacks=(), verbose=1, is_chief=True):
     """Trains to `total_steps`, resuming from `run_dir` when it holds a checkpoint.
@@ -166,16 +197,14 @@ def train_resumable(build_and_compile, batches, total_steps, run_dir, steps_per_
     chunks = -(-total_steps // steps_per_chunk)
     done = step // steps_per_chunk
     if step < total_steps:
-        if hasattr(batches, "epoch"):
-            # Keras calls on_epoch_end once before training, which adds one.
-            batches.epoch = done
         # Keras' bar counts epochs (= chunks here) and colours its text: show steps instead.
         display = StepProgress(total_steps, first_step=step) if verbose else None
         checkpoint = ChunkCheckpoint(run_dir, steps_per_chunk, progress, on_saved=display.checkpoint if display else None,
                                      is_chief=is_chief, total_steps=total_steps)
         model.fit(
-            batches,
+            ChunkStream(batches, done),
             epochs=chunks,
+            steps_per_epoch=steps_per_chunk,
             initial_epoch=done,
             shuffle=False,  # the sampler already randomizes; fit's shuffle would break resume
             callbacks=[checkpoint, *callbacks, *([display] if display else [])],
