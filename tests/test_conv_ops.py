@@ -63,6 +63,17 @@ def test_folded_conv3d_equals_keras_conv(shape, kernel_shape, strides):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("shape, kernel_shape, strides", CASES, ids=IDS)
+def test_forward_only_conv3d_equals_keras_conv(shape, kernel_shape, strides):
+    # The inference forms (JAX `compiled_forward`): 2D convolutions for kt = 1, time taps on the outputs.
+    x, kernel = _data(shape, kernel_shape)
+    expected = ops.convert_to_numpy(ops.conv(x, kernel, strides, padding="valid"))
+    with conv_ops.forward_only():
+        folded = np.asarray(conv_ops._jax_conv3d(jax.numpy.asarray(x), jax.numpy.asarray(kernel), strides))
+    assert folded.shape == expected.shape
+    np.testing.assert_allclose(folded, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize("shape, kernel_shape, strides", CASES[:4] + CASES[5:6] + CASES[8:10], ids=IDS[:4] + IDS[5:6] + IDS[8:10])
 def test_folded_conv3d_gradients_equal_jax_conv3d(shape, kernel_shape, strides):
     x, kernel = _data(shape, kernel_shape)

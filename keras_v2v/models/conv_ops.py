@@ -47,6 +47,18 @@ _INPUT_FOLD_MAX_CHANNELS = 1536
 
 CONV_PRECISIONS = ("float32", "bfloat16")
 _low_precision = contextvars.ContextVar("keras_v2v_conv_precision", default=None)
+_forward_only = contextvars.ContextVar("keras_v2v_conv_forward_only", default=False)
+
+
+@contextlib.contextmanager
+def forward_only():
+    """Convolutions traced inside may take forms that are faster forward but slow (or never
+    measured) to differentiate: for inference (JAX `compiled_forward`)."""
+    token = _forward_only.set(True)
+    try:
+        yield
+    finally:
+        _forward_only.reset(token)
 
 
 @contextlib.contextmanager
@@ -180,6 +192,16 @@ def _jax_conv3d(x, kernel, strides):
     kt, kh, kw, _, filters = kernel.shape
     st = strides[0]
     frames = (depth - kt) // st + 1
+    if _forward_only.get():
+        # Inference only (their gradients were never measured): 1xkxk stems and heads of the
+        # inflated presets as 2D convolutions of the frames (3x faster forward than the matrix
+        # products below), and the time taps of stride-(1, 2, 2) layers on the outputs.
+        if kt == 1:
+            frames_x = x[:, ::st].reshape(-1, height, width, channels)
+            return _conv2d(frames_x, kernel[0], strides[1:]).reshape(
+                (-1, frames) + _conv2d_shape(height, width, kernel, strides))
+        if st == 1 and strides != (1, 1, 1):
+            return _time_taps_out_conv(x, kernel, strides)
     if strides == (1, 1, 1) and filters <= _OUTPUT_FOLD_MAX_FILTERS:
         return _gemm_conv(x, kernel, (2,))  # head, logits: (kt, kh) taps on the outputs
     if strides == (1, 1, 1) and kt * kw * channels <= _INPUT_FOLD_MAX_CHANNELS:
@@ -190,6 +212,36 @@ def _jax_conv3d(x, kernel, strides):
     k2 = jnp.transpose(kernel, (1, 2, 0, 3, 4)).reshape(kh, kw, kt * channels, filters)
     y = _conv2d(stacked.reshape(-1, height, width, kt * channels), k2, strides[1:])
     return y.reshape((-1, frames) + y.shape[1:])
+
+
+def _conv2d_shape(height, width, kernel, strides):
+    return ((height - kernel.shape[1]) // strides[1] + 1, (width - kernel.shape[2]) // strides[2] + 1,
+            kernel.shape[4])
+
+
+def _time_taps_out_conv(x, kernel, strides):
+    """Forward only, time stride 1: the (kh, kw) taps at the spatial stride stacked on the channels,
+    the time taps as outputs of one matrix product over every frame, summed shifted in time.
+    A stride-(1, 2, 2) layer of the inflated presets: 2.5x faster than stacking all 27 taps (XLA
+    does not fuse a 27-part concatenation) or XLA's 2D convolution on the stacked frames."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    batch, depth, height, width, channels = x.shape
+    kt, kh, kw, _, filters = kernel.shape
+    out_h, out_w, _ = _conv2d_shape(height, width, kernel, strides)
+    parts = [lax.slice(x, (0, 0, i, j, 0), (batch, depth, i + strides[1] * (out_h - 1) + 1,
+                                             j + strides[2] * (out_w - 1) + 1, channels), (1, 1) + strides[1:] + (1,))
+             for i in range(kh) for j in range(kw)]
+    stacked = parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+    matrix = jnp.transpose(kernel, (1, 2, 3, 0, 4)).reshape(kh * kw * channels, kt * filters)
+    z = (stacked @ matrix).reshape(stacked.shape[:4] + (kt, filters))
+    frames = depth - kt + 1
+    y = None
+    for tap in range(kt):
+        part = z[:, tap:tap + frames, :, :, tap]
+        y = part if y is None else y + part
+    return y
 
 
 def _taps(kernel, axes):

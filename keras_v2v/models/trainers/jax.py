@@ -8,6 +8,8 @@ metric variable values); the shared loss methods run unchanged inside a
 import jax
 import keras
 
+from keras_v2v.models import conv_ops
+
 
 class BackendTrainer:
     # Under keras.distribution the step is one program over the global batch
@@ -102,7 +104,8 @@ def compiled_forward(network):
 
     @jax.jit
     def forward(trainable, non_trainable, x):
-        outputs, _ = network.stateless_call(trainable, non_trainable, x, training=False)
+        with conv_ops.forward_only():  # traced once per shape, never differentiated
+            outputs, _ = network.stateless_call(trainable, non_trainable, x, training=False)
         return outputs
 
     def call(x):
