@@ -82,6 +82,7 @@ def worker(args):
                      max=1e3 * float(within.max())),
         checkpoint_gap_ms=[1e3 * float(gaps[i]) for i in boundaries], checkpoint_ms=checkpoint_ms,
         steps_per_s=len(ends) / (finished - begun), train_call_s=finished - begun,
+        after_last_step_s=finished - ends[-1],  # the last checkpoint and `fit`'s own teardown
         steps=len(ends), backend=keras.backend.backend(), threads=threads_in_use(),
     )
 

@@ -131,7 +131,7 @@ class ChunkStream(keras.utils.PyDataset):
     Item i is batch i % chunk of chunk `first_chunk + i // chunk`, drawn with the sampler's epoch
     set to that chunk + 1 (the epoch Keras' own per-epoch `on_epoch_end` calls gave it). Why: with
     a finite dataset Keras makes a new TensorFlow iterator every epoch, and dropping the old one
-    can hold the GIL while its prefetch thread waits for it: 6-21 s lost at random chunk starts
+    can hold the GIL while its prefetch thread waits for it: 4-21 s lost at random chunk starts
     (benchmarks/README.md). Keras reads items one at a time in order, so setting the epoch per
     item is safe; a dataset without `epoch` has its `on_epoch_end` called between chunks instead.
     """
