@@ -94,10 +94,10 @@ def test_fused_adam_steps_like_keras_adam():
 
 
 def test_fused_adam_leaves_other_optimizers_alone():
-    from keras_v2v.models.optimizers import _fuse_torch_adam
+    from keras_v2v.models.optimizers import _fuse_adam
 
     for optimizer in (keras.optimizers.Adam(amsgrad=True), keras.optimizers.AdamW(), keras.optimizers.SGD()):
-        assert "_parallel_update_step" not in vars(_fuse_torch_adam(optimizer))
+        assert "_parallel_update_step" not in vars(_fuse_adam(optimizer))
 
 
 def test_fused_adam_model_saves_and_reloads(tmp_path):

@@ -237,11 +237,7 @@ def _time_taps_out_conv(x, kernel, strides):
     matrix = jnp.transpose(kernel, (1, 2, 3, 0, 4)).reshape(kh * kw * channels, kt * filters)
     z = (stacked @ matrix).reshape(stacked.shape[:4] + (kt, filters))
     frames = depth - kt + 1
-    y = None
-    for tap in range(kt):
-        part = z[:, tap:tap + frames, :, :, tap]
-        y = part if y is None else y + part
-    return y
+    return sum(z[:, tap:tap + frames, :, :, tap] for tap in range(kt))
 
 
 def _taps(kernel, axes):

@@ -88,9 +88,11 @@ def _plain_adam(optimizer):
 def _fuse_adam(optimizer):
     """Steps a plain Keras Adam with one fused kernel on torch and TensorFlow; others unchanged."""
     backend = keras.backend.backend()
+    if not _plain_adam(optimizer):
+        return optimizer
     if backend == "torch":
         return _fuse_torch_adam(optimizer)
-    if backend != "tensorflow" or not _plain_adam(optimizer):
+    if backend != "tensorflow":
         return optimizer
 
     def update_step(gradient, variable, learning_rate):
@@ -102,9 +104,7 @@ def _fuse_adam(optimizer):
 
 
 def _fuse_torch_adam(optimizer):
-    """Steps a plain Keras Adam with `_fused_torch_adam_step` on the torch backend; others unchanged."""
-    if keras.backend.backend() != "torch" or not _plain_adam(optimizer):
-        return optimizer
+    """Steps a plain Keras Adam (`_fuse_adam` checked) with `_fused_torch_adam_step` on the torch backend."""
     import torch
 
     if not hasattr(torch, "_fused_adam_"):
