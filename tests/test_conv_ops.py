@@ -38,8 +38,12 @@ CASES = [
     ((2, 3, 5, 6, 4), (1, 1, 1, 4, 3), (1, 1, 1)),
     ((1, 3, 5, 6, 4), (1, 1, 1, 4, 3), (2, 2, 2)),
     ((1, 4, 6, 6, 4), (2, 2, 2, 4, 16), (1, 1, 1)),
+    # Inference forms: a head wider than two column tiles, a 1-channel stem, a narrow layer.
+    ((1, 2, 10, 29, 5), (1, 7, 7, 5, 3), (1, 1, 1)),
+    ((1, 9, 10, 19, 1), (7, 7, 7, 1, 8), (1, 1, 1)),
+    ((1, 5, 8, 9, 6), (3, 3, 3, 6, 16), (1, 1, 1)),
 ]
-IDS = [f"k{'x'.join(map(str, k[:3]))}-f{k[4]}-s{''.join(map(str, s))}" for _, k, s in CASES]
+IDS = [f"k{'x'.join(map(str, k[:3]))}-c{k[3]}-f{k[4]}-s{''.join(map(str, s))}" for _, k, s in CASES]
 
 
 def _data(shape, kernel_shape):
@@ -65,7 +69,8 @@ def test_folded_conv3d_equals_keras_conv(shape, kernel_shape, strides):
 
 @pytest.mark.parametrize("shape, kernel_shape, strides", CASES, ids=IDS)
 def test_forward_only_conv3d_equals_keras_conv(shape, kernel_shape, strides):
-    # The inference forms (JAX `compiled_forward`): 2D convolutions for kt = 1, time taps on the outputs.
+    # The inference forms (JAX `compiled_forward`): column tiles for heads and 1-channel stems,
+    # 2D convolutions for kt = 1, time or spatial taps on the outputs.
     x, kernel = _data(shape, kernel_shape)
     expected = ops.convert_to_numpy(ops.conv(x, kernel, strides, padding="valid"))
     with conv_ops.forward_only():
@@ -89,7 +94,7 @@ def test_folded_conv3d_gradients_equal_jax_conv3d(shape, kernel_shape, strides):
 
 
 _JAX_MODELS = textwrap.dedent("""
-    import json, os, sys, tempfile, zipfile
+    import json, os, platform, sys, tempfile, zipfile
     import keras, numpy as np
     import keras_v2v as v2v
     from keras_v2v.models import conv_ops
@@ -127,6 +132,17 @@ _JAX_MODELS = textwrap.dedent("""
     preset = v2v.from_pretrained("mnist-colorize-3d", discriminators=False)
     layers = [l for net in preset.generators for l in net._flatten_layers() if isinstance(l, keras.layers.Conv3D)]
     assert layers and all("convolution_op" in vars(l) for l in layers)
+
+    # translate's compiled forward (the inference forms, full size) computes the layers' forward.
+    from keras_v2v.models.trainers import compiled_forward
+    from keras_v2v.utils import host_memory
+
+    clip = np.random.default_rng(1).uniform(-1, 1, (1, 8, 64, 64, 3)).astype("float32")
+    generator = preset.generator_a2b
+    fast = np.asarray(compiled_forward(generator)(clip))
+    np.testing.assert_allclose(fast, np.asarray(generator(clip)), rtol=1e-4, atol=1e-4)
+    if platform.libc_ver()[0] == "glibc":
+        assert host_memory.keep_freed_memory() is True
     print("OK")
 """)
 

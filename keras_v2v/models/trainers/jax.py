@@ -9,6 +9,7 @@ import jax
 import keras
 
 from keras_v2v.models import conv_ops
+from keras_v2v.utils import host_memory
 
 
 class BackendTrainer:
@@ -101,6 +102,8 @@ class BackendTrainer:
 
 def compiled_forward(network):
     """`network(x, training=False)` jitted over its variables' current values (compiled once per shape)."""
+    if jax.default_backend() == "cpu":
+        host_memory.keep_freed_memory()  # 1.2-1.4x on the 3D presets' translate
 
     @jax.jit
     def forward(trainable, non_trainable, x):
