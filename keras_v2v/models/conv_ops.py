@@ -43,10 +43,12 @@ _OUTPUT_FOLD_MAX_FILTERS = 4
 # Up to this many stacked (kt, kw) taps * channels (stems: 7*7*3; 3x3x3 blocks up to 170 channels)
 # a matrix product beats XLA's 2D convolution (56-channel blocks: 2.2x with gradients, 128: equal).
 _INPUT_FOLD_MAX_CHANNELS = 1536
-# Output columns per tile of `_width_tiled_conv` (4 and 16 measured slower on 64- and 112-wide heads).
+# Output columns per tile of `_width_tiled_conv`: heads (4 and 16 measured slower on 64- and 112-wide
+# heads), 1-channel stems (half the wasted multiply-adds with 8 filters; phantom's translate 1.15x).
 _TILE_COLUMNS = 8
+_STEM_TILE_COLUMNS = 4
 # Forward only, stride 1: up to this many spatial taps * filters the spatial taps go on the outputs
-# (phantom-mr2ct-3d's 16- and 8-filter up-steps: its translate 1.25x).
+# (phantom-mr2ct-3d's 8- and 16-filter up-steps, then its 7x7x7 head: its translate 1.25x each).
 _SPATIAL_OUT_MAX = 144
 
 
@@ -220,8 +222,10 @@ def _inference_conv3d(x, kernel, strides):
     buffers and the missing neighbours' fusions reorder the forms); gradients never measured."""
     _, depth, height, width, channels = x.shape
     kt, kh, kw, _, filters = kernel.shape
-    if strides == (1, 1, 1) and ((kt == 1 and filters <= _OUTPUT_FOLD_MAX_FILTERS) or channels == 1):
-        return _width_tiled_conv(x, kernel)  # inflated heads, 1-channel 7x7x7 stems: 2.5-2.8x
+    if strides == (1, 1, 1) and channels == 1:
+        return _width_tiled_conv(x, kernel, _STEM_TILE_COLUMNS)  # 1-channel 7x7x7 stems: 2.7x
+    if strides == (1, 1, 1) and kt == 1 and filters <= _OUTPUT_FOLD_MAX_FILTERS:
+        return _width_tiled_conv(x, kernel)  # the inflated presets' 1x7x7 heads: 2.5-2.8x
     if kt == 1:  # other 1xkxk layers as 2D convolutions of the frames: 3x
         frames_x = x[:, ::strides[0]].reshape(-1, height, width, channels)
         return _conv2d(frames_x, kernel[0], strides[1:]).reshape(
@@ -230,8 +234,9 @@ def _inference_conv3d(x, kernel, strides):
         return None
     if strides != (1, 1, 1):
         return _time_taps_out_conv(x, kernel, strides)  # stride-(1, 2, 2) layers: 2-2.4x
-    if _OUTPUT_FOLD_MAX_FILTERS < filters and kh * kw * filters <= _SPATIAL_OUT_MAX:
-        # Narrow layers (3x3x3 to 8-16 filters): the kt frames stacked, the spatial taps on the outputs.
+    if kh * kw * filters <= _SPATIAL_OUT_MAX:
+        # Narrow layers (7x7x7 heads, 3x3x3 to 8-16 filters): the kt frames stacked (whole frames
+        # copied), the spatial taps on the outputs.
         return _gemm_fwd(x, kernel, (0,))[0]
     return None
 
