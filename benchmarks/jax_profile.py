@@ -25,18 +25,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 
-def thunk_layers(generator, x):
-    """{HLO instruction name: op_name} of the compiled forward (inference forms included)."""
-    import jax
-
-    from keras_v2v.models import conv_ops
-
-    def forward(trainable, non_trainable, x):
-        with conv_ops.forward_only():
-            return generator.stateless_call(trainable, non_trainable, x, training=False)[0]
-
-    text = jax.jit(forward).lower([v.value for v in generator.trainable_variables],
-                                  [v.value for v in generator.non_trainable_variables], x).compile().as_text()
+def thunk_layers(forward, x):
+    """{HLO instruction name: op_name} of `compiled_forward`'s program (inference forms included)."""
+    text = forward.compiled_text(x)
     names = {}
     for line in text.splitlines():
         match = re.match(r"\s*(?:ROOT )?%([\w.\-]+) = .*?op_name=\"([^\"]+)\"", line)
@@ -77,7 +68,7 @@ def main(argv=None):
         with gzip.open(trace) as handle:
             events = json.load(handle)
     events = events["traceEvents"] if isinstance(events, dict) else events
-    names = thunk_layers(generator, x)
+    names = thunk_layers(forward, x)
     per_thunk = collections.Counter()
     for event in events:
         if event.get("ph") == "X" and event["name"] in names:
